@@ -1,0 +1,134 @@
+/// The fast Float product behind `gemm`.
+///
+/// op(B) is packed, one k-block of `kBlock` rows at a time, into panels of 32 columns that are
+/// contiguous over k (zero-padded at the right edge). A is read in place, one element at a time
+/// and broadcast, through a (row stride, k stride) pair, so a transposed A costs nothing. The
+/// micro-kernel keeps a 6×32 block of C in twelve `SIMD16<Float>` accumulators (FMA on AVX-512
+/// when built for the host CPU; see Package.swift). Threads take disjoint blocks of C's rows and
+/// share the packed B, read-only.
+
+@usableFromInline let panelWidth = 32
+@usableFromInline let microRows = 6
+@usableFromInline let kBlock = 256
+
+@usableFromInline
+func fastFloatGemm(
+    m: Int, n: Int, k: Int,
+    a: UnsafePointer<Float>, lda: Int, transposeA: Bool,
+    b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
+    c: UnsafeMutablePointer<Float>, ldc: Int,
+    accumulate: Bool, threads: Int
+) {
+    if !accumulate {
+        for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) }
+    }
+    guard m > 0, n > 0, k > 0 else { return }
+    let panels = (n + panelWidth - 1) / panelWidth
+    let packed = UnsafeMutablePointer<Float>.allocate(capacity: min(k, kBlock) * panels * panelWidth)
+    defer { packed.deallocate() }
+
+    let aRowStride = transposeA ? 1 : lda
+    let aKStride = transposeA ? lda : 1
+    let shared = (a: SendableConstPointer(a), b: SendableConstPointer(packed), c: SendablePointer(c))
+
+    var k0 = 0
+    while k0 < k {
+        let kc = min(kBlock, k - k0)
+        packB(b, ldb: ldb, transposed: transposeB, k0: k0, kc: kc, n: n, into: packed)
+        let kOffset = k0
+        parallelFor(m, threads: threads, grain: microRows) { rows in
+            var i = rows.lowerBound
+            while i < rows.upperBound {
+                let mr = min(microRows, rows.upperBound - i)
+                let aBlock = shared.a.base + i * aRowStride + kOffset * aKStride
+                for p in 0..<panels {
+                    let nr = min(panelWidth, n - p * panelWidth)
+                    microKernel(kc: kc, a: aBlock, rowStride: aRowStride, kStride: aKStride, rows: mr,
+                                packedB: shared.b.base + p * kc * panelWidth,
+                                c: shared.c.base + i * ldc + p * panelWidth, ldc: ldc, columns: nr)
+                }
+                i += mr
+            }
+        }
+        k0 += kc
+    }
+}
+
+/// Copies op(B)[k0 ..< k0+kc, 0 ..< n] into panels: panel p holds columns 32p ..< 32p+32 as
+/// kc rows of 32 floats.
+@inline(__always)
+private func packB(_ b: UnsafePointer<Float>, ldb: Int, transposed: Bool, k0: Int, kc: Int, n: Int,
+                   into packed: UnsafeMutablePointer<Float>) {
+    let panels = (n + panelWidth - 1) / panelWidth
+    for p in 0..<panels {
+        let j0 = p * panelWidth
+        let width = min(panelWidth, n - j0)
+        let panel = packed + p * kc * panelWidth
+        for kk in 0..<kc {
+            let dst = panel + kk * panelWidth
+            if transposed {
+                let src = b + j0 * ldb + (k0 + kk)
+                for j in 0..<width { dst[j] = src[j * ldb] }
+            } else {
+                dst.update(from: b + (k0 + kk) * ldb + j0, count: width)
+            }
+            if width < panelWidth { (dst + width).update(repeating: 0, count: panelWidth - width) }
+        }
+    }
+}
+
+/// C[0..<rows, 0..<columns] += A[0..<rows, 0..<kc] · packedB (kc×32). Rows past `rows` repeat
+/// row 0 (their results are dropped), so one register schedule serves every tail.
+@inline(__always)
+private func microKernel(kc: Int, a: UnsafePointer<Float>, rowStride: Int, kStride: Int, rows: Int,
+                         packedB: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
+                         columns: Int) {
+    let a0 = a
+    let a1 = rows > 1 ? a + rowStride : a
+    let a2 = rows > 2 ? a + 2 * rowStride : a
+    let a3 = rows > 3 ? a + 3 * rowStride : a
+    let a4 = rows > 4 ? a + 4 * rowStride : a
+    let a5 = rows > 5 ? a + 5 * rowStride : a
+    var c00 = SIMD16<Float>(), c01 = SIMD16<Float>()
+    var c10 = SIMD16<Float>(), c11 = SIMD16<Float>()
+    var c20 = SIMD16<Float>(), c21 = SIMD16<Float>()
+    var c30 = SIMD16<Float>(), c31 = SIMD16<Float>()
+    var c40 = SIMD16<Float>(), c41 = SIMD16<Float>()
+    var c50 = SIMD16<Float>(), c51 = SIMD16<Float>()
+    let bRaw = UnsafeRawPointer(packedB)
+    var offset = 0
+    for p in 0..<kc {
+        let b0 = bRaw.loadUnaligned(fromByteOffset: p * 128, as: SIMD16<Float>.self)
+        let b1 = bRaw.loadUnaligned(fromByteOffset: p * 128 + 64, as: SIMD16<Float>.self)
+        let x0 = a0[offset], x1 = a1[offset], x2 = a2[offset]
+        let x3 = a3[offset], x4 = a4[offset], x5 = a5[offset]
+        c00.addProduct(x0, b0); c01.addProduct(x0, b1)
+        c10.addProduct(x1, b0); c11.addProduct(x1, b1)
+        c20.addProduct(x2, b0); c21.addProduct(x2, b1)
+        c30.addProduct(x3, b0); c31.addProduct(x3, b1)
+        c40.addProduct(x4, b0); c41.addProduct(x4, b1)
+        c50.addProduct(x5, b0); c51.addProduct(x5, b1)
+        offset += kStride
+    }
+    addRow(c00, c01, to: c, columns: columns)
+    if rows > 1 { addRow(c10, c11, to: c + ldc, columns: columns) }
+    if rows > 2 { addRow(c20, c21, to: c + 2 * ldc, columns: columns) }
+    if rows > 3 { addRow(c30, c31, to: c + 3 * ldc, columns: columns) }
+    if rows > 4 { addRow(c40, c41, to: c + 4 * ldc, columns: columns) }
+    if rows > 5 { addRow(c50, c51, to: c + 5 * ldc, columns: columns) }
+}
+
+/// c[0..<columns] += (lo ++ hi)[0..<columns].
+@inline(__always)
+private func addRow(_ lo: SIMD16<Float>, _ hi: SIMD16<Float>, to c: UnsafeMutablePointer<Float>,
+                    columns: Int) {
+    let raw = UnsafeMutableRawPointer(c)
+    if columns == panelWidth {
+        raw.storeBytes(of: raw.loadUnaligned(as: SIMD16<Float>.self) + lo, as: SIMD16<Float>.self)
+        raw.storeBytes(of: raw.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self) + hi,
+                       toByteOffset: 64, as: SIMD16<Float>.self)
+    } else {
+        for j in 0..<min(columns, 16) { c[j] += lo[j] }
+        if columns > 16 { for j in 16..<columns { c[j] += hi[j - 16] } }
+    }
+}

@@ -1,0 +1,76 @@
+/// One named tensor inside a flat buffer: `count` scalars from `offset`, row-major `shape`.
+public struct TensorSpec: Sendable, Equatable {
+    public let name: String
+    public let shape: [Int]
+    public let offset: Int
+    public var count: Int { shape.reduce(1, *) }
+}
+
+/// The order and shapes of a model's tensors. Parameters, gradients and optimizer state all
+/// use one layout, so clipping, the optimizer, the allreduce and a checkpoint are each one
+/// loop or one call over a single contiguous buffer (llm.c's design).
+public struct ParameterLayout: Sendable, Equatable {
+    public private(set) var tensors: [TensorSpec] = []
+    public private(set) var count = 0
+
+    public init() {}
+
+    /// Appends a tensor and returns its spec.
+    @discardableResult
+    public mutating func add(_ name: String, shape: [Int]) -> TensorSpec {
+        precondition(!tensors.contains { $0.name == name }, "duplicate tensor \(name)")
+        let spec = TensorSpec(name: name, shape: shape, offset: count)
+        tensors.append(spec)
+        count += spec.count
+        return spec
+    }
+
+    public subscript(name: String) -> TensorSpec? { tensors.first { $0.name == name } }
+}
+
+/// An owned, contiguous, zero-initialised buffer of scalars. Pointers it hands out (`base`,
+/// `view(_:)`) are valid while the buffer lives; the model and kernels use them only inside
+/// calls that hold the buffer.
+public final class FlatBuffer<Scalar: BinaryFloatingPoint>: @unchecked Sendable {
+    public let count: Int
+    public let base: UnsafeMutablePointer<Scalar>
+
+    public init(count: Int) {
+        self.count = count
+        base = .allocate(capacity: max(count, 1))
+        base.initialize(repeating: 0, count: max(count, 1))
+    }
+
+    public convenience init(_ values: [Scalar]) {
+        self.init(count: values.count)
+        for (i, v) in values.enumerated() { base[i] = v }
+    }
+
+    deinit { base.deallocate() }
+
+    /// The scalars of one tensor of this buffer's layout.
+    @inlinable
+    public func view(_ tensor: TensorSpec) -> UnsafeMutablePointer<Scalar> {
+        precondition(tensor.offset + tensor.count <= count, "tensor \(tensor.name) outside the buffer")
+        return base + tensor.offset
+    }
+
+    public subscript(index: Int) -> Scalar {
+        get { precondition(index >= 0 && index < count); return base[index] }
+        set { precondition(index >= 0 && index < count); base[index] = newValue }
+    }
+
+    public func zero() { base.update(repeating: 0, count: count) }
+
+    public func copy(from other: FlatBuffer<Scalar>) {
+        precondition(other.count == count)
+        base.update(from: other.base, count: count)
+    }
+
+    public var array: [Scalar] { Array(UnsafeBufferPointer(start: base, count: count)) }
+
+    /// The buffer's scalars, lent for the duration of `body` (for I/O and communication).
+    public func withUnsafeMutableBufferPointer<R>(_ body: (UnsafeMutableBufferPointer<Scalar>) throws -> R) rethrows -> R {
+        try body(UnsafeMutableBufferPointer(start: base, count: count))
+    }
+}
