@@ -1,7 +1,7 @@
 /// The fast Float product behind `gemm`.
 ///
-/// op(B) is packed, one k-block of `kBlock` rows at a time, into panels of 32 columns that are
-/// contiguous over k (zero-padded at the right edge). A is read in place, one element at a time
+/// op(B) is packed into panels of 32 columns that are contiguous over k (zero-padded at the
+/// right edge), one k-block of `kBlock` rows after another. A is read in place, one element at a time
 /// and broadcast, through a (row stride, k stride) pair, so a transposed A costs nothing. The
 /// micro-kernel keeps a 6×32 block of C in twelve `SIMD16<Float>` accumulators (FMA on AVX-512
 /// when built for the host CPU; see Package.swift). Threads take disjoint blocks of C's rows and
@@ -12,6 +12,9 @@
 @usableFromInline let kBlock = 256
 
 @usableFromInline
+func panelCount(_ n: Int) -> Int { (n + panelWidth - 1) / panelWidth }
+
+@usableFromInline
 func fastFloatGemm(
     m: Int, n: Int, k: Int,
     a: UnsafePointer<Float>, lda: Int, transposeA: Bool,
@@ -19,61 +22,77 @@ func fastFloatGemm(
     c: UnsafeMutablePointer<Float>, ldc: Int,
     accumulate: Bool, threads: Int
 ) {
+    let packed = UnsafeMutablePointer<Float>.allocate(capacity: max(1, k * panelCount(n) * panelWidth))
+    defer { packed.deallocate() }
+    packPanels(b, ldb: ldb, transposed: transposeB, k: k, n: n, into: packed)
+    packedFloatGemm(m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA, packed: packed,
+                    c: c, ldc: ldc, accumulate: accumulate, threads: threads)
+}
+
+/// The product proper, with op(B) in the packed layout of `packPanels`.
+@usableFromInline
+func packedFloatGemm(
+    m: Int, n: Int, k: Int,
+    a: UnsafePointer<Float>, lda: Int, transposeA: Bool,
+    packed: UnsafePointer<Float>,
+    c: UnsafeMutablePointer<Float>, ldc: Int,
+    accumulate: Bool, threads: Int
+) {
     if !accumulate {
         for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) }
     }
     guard m > 0, n > 0, k > 0 else { return }
-    let panels = (n + panelWidth - 1) / panelWidth
-    let packed = UnsafeMutablePointer<Float>.allocate(capacity: min(k, kBlock) * panels * panelWidth)
-    defer { packed.deallocate() }
-
+    let panels = panelCount(n)
     let aRowStride = transposeA ? 1 : lda
     let aKStride = transposeA ? lda : 1
     let shared = (a: SendableConstPointer(a), b: SendableConstPointer(packed), c: SendablePointer(c))
-
-    var k0 = 0
-    while k0 < k {
-        let kc = min(kBlock, k - k0)
-        packB(b, ldb: ldb, transposed: transposeB, k0: k0, kc: kc, n: n, into: packed)
-        let kOffset = k0
-        parallelFor(m, threads: threads, grain: microRows) { rows in
+    parallelFor(m, threads: threads, grain: microRows) { rows in
+        var k0 = 0
+        while k0 < k {
+            let kc = min(kBlock, k - k0)
+            let block = shared.b.base + k0 * panels * panelWidth
             var i = rows.lowerBound
             while i < rows.upperBound {
                 let mr = min(microRows, rows.upperBound - i)
-                let aBlock = shared.a.base + i * aRowStride + kOffset * aKStride
+                let aBlock = shared.a.base + i * aRowStride + k0 * aKStride
                 for p in 0..<panels {
-                    let nr = min(panelWidth, n - p * panelWidth)
                     microKernel(kc: kc, a: aBlock, rowStride: aRowStride, kStride: aKStride, rows: mr,
-                                packedB: shared.b.base + p * kc * panelWidth,
-                                c: shared.c.base + i * ldc + p * panelWidth, ldc: ldc, columns: nr)
+                                packedB: block + p * kc * panelWidth,
+                                c: shared.c.base + i * ldc + p * panelWidth, ldc: ldc,
+                                columns: min(panelWidth, n - p * panelWidth))
                 }
                 i += mr
             }
+            k0 += kc
         }
-        k0 += kc
     }
 }
 
-/// Copies op(B)[k0 ..< k0+kc, 0 ..< n] into panels: panel p holds columns 32p ..< 32p+32 as
-/// kc rows of 32 floats.
-@inline(__always)
-private func packB(_ b: UnsafePointer<Float>, ldb: Int, transposed: Bool, k0: Int, kc: Int, n: Int,
-                   into packed: UnsafeMutablePointer<Float>) {
-    let panels = (n + panelWidth - 1) / panelWidth
-    for p in 0..<panels {
-        let j0 = p * panelWidth
-        let width = min(panelWidth, n - j0)
-        let panel = packed + p * kc * panelWidth
-        for kk in 0..<kc {
-            let dst = panel + kk * panelWidth
-            if transposed {
-                let src = b + j0 * ldb + (k0 + kk)
-                for j in 0..<width { dst[j] = src[j * ldb] }
-            } else {
-                dst.update(from: b + (k0 + kk) * ldb + j0, count: width)
+/// Packs op(B) (k×n) for the micro-kernel: k-block by k-block (`kBlock` rows each), each block
+/// as panels of 32 columns holding kc rows of 32 floats, zero-padded past column n.
+func packPanels(_ b: UnsafePointer<Float>, ldb: Int, transposed: Bool, k: Int, n: Int,
+                into packed: UnsafeMutablePointer<Float>) {
+    let panels = panelCount(n)
+    var k0 = 0
+    while k0 < k {
+        let kc = min(kBlock, k - k0)
+        let block = packed + k0 * panels * panelWidth
+        for p in 0..<panels {
+            let j0 = p * panelWidth
+            let width = min(panelWidth, n - j0)
+            let panel = block + p * kc * panelWidth
+            for kk in 0..<kc {
+                let dst = panel + kk * panelWidth
+                if transposed {
+                    let src = b + j0 * ldb + (k0 + kk)
+                    for j in 0..<width { dst[j] = src[j * ldb] }
+                } else {
+                    dst.update(from: b + (k0 + kk) * ldb + j0, count: width)
+                }
+                if width < panelWidth { (dst + width).update(repeating: 0, count: panelWidth - width) }
             }
-            if width < panelWidth { (dst + width).update(repeating: 0, count: panelWidth - width) }
         }
+        k0 += kc
     }
 }
 

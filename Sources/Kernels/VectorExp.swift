@@ -8,7 +8,11 @@
 @inlinable @inline(__always)
 public func vectorExp(_ x: SIMD16<Float>) -> SIMD16<Float> {
     let clamped = x.clamped(lowerBound: SIMD16(repeating: -87.3), upperBound: SIMD16(repeating: 88.7))
-    let n = (clamped * 1.442_695_04).rounded(.toNearestOrEven)
+    // Adding 1.5·2²³ rounds x·log2 e to the nearest integer n and leaves n in the low
+    // mantissa bits of t: no float→int conversion, which Swift's SIMD does lane by lane.
+    let magic = SIMD16<Float>(repeating: 12_582_912)
+    let t = clamped * 1.442_695_04 + magic
+    let n = t - magic
     var r = clamped
     r.addProduct(n, SIMD16(repeating: -0.693_359_375))
     r.addProduct(n, SIMD16(repeating: 2.121_944_4e-4))
@@ -21,6 +25,6 @@ public func vectorExp(_ x: SIMD16<Float>) -> SIMD16<Float> {
     let r2 = r * r
     var y = r + 1
     y.addProduct(p, r2)
-    let exponent = (SIMD16<Int32>(n, rounding: .towardZero) &+ 127) &<< 23
+    let exponent = (unsafeBitCast(t, to: SIMD16<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
     return y * unsafeBitCast(exponent, to: SIMD16<Float>.self)
 }

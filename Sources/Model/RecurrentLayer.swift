@@ -34,9 +34,10 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
         let (T, B, H) = (batch.steps, batch.rows, hidden)
         let states = SendablePointer(work.states.base)
         let We = SendableConstPointer(UnsafePointer(parameters.view(embedding)))
-        let Wh = SendableConstPointer(UnsafePointer(parameters.view(recurrent)))
         let b1 = SendableConstPointer(UnsafePointer(parameters.view(bias)))
         let activation = activation
+        let WhT = work.packedRecurrent
+        WhT.pack(parameters.view(recurrent), ldb: H, transposed: true, k: H, n: H)
         batch.inputs.withUnsafeBufferPointer { inputs in
             let x = SendableConstPointer(inputs.baseAddress!)
             parallelFor(B, threads: threads) { rows in
@@ -49,8 +50,7 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
                         let token = We.base + Int(x.base[t * B + b]) * H
                         for j in 0..<H { row[j] = token[j] + b1.base[j] }
                     }
-                    gemm(m: n, n: H, k: H, a: previous, lda: H, b: Wh.base, ldb: H, transposeB: true,
-                         c: current, ldc: H, accumulate: true)
+                    gemm(m: n, a: previous, lda: H, packed: WhT, c: current, ldc: H, accumulate: true)
                     activation.apply(current, count: n * H)
                 }
             }
@@ -70,8 +70,9 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
         let states = SendableConstPointer(UnsafePointer(work.states.base))
         let dz = SendablePointer(work.hiddenGrads.base)
         let carry = SendablePointer(work.carryGrad.base)
-        let Wh = SendableConstPointer(UnsafePointer(parameters.view(recurrent)))
         let activation = activation
+        let Wh = work.packedRecurrent
+        Wh.pack(parameters.view(recurrent), ldb: H, transposed: false, k: H, n: H)
         parallelFor(B, threads: threads) { rows in
             let n = rows.count
             let next = carry.base + rows.lowerBound * H   // (n, H) ∂loss/∂h_t through h_{t+1}
@@ -81,7 +82,7 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
                 for i in 0..<(n * H) { g[i] += next[i] }
                 activation.backward(output: states.base + ((t + 1) * B + rows.lowerBound) * H,
                                     gradient: g, into: g, count: n * H)
-                gemm(m: n, n: H, k: H, a: g, lda: H, b: Wh.base, ldb: H, c: next, ldc: H, accumulate: false)
+                gemm(m: n, a: g, lda: H, packed: Wh, c: next, ldc: H, accumulate: false)
             }
         }
         gemm(m: H, n: H, k: T * B, a: work.hiddenGrads.base, lda: H, transposeA: true,

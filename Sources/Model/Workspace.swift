@@ -12,6 +12,7 @@ public final class Workspace<S: KernelScalar>: @unchecked Sendable {
     public let hiddenGrads: FlatBuffer<S> // (T, B, H) ∂loss/∂h_t from the output, then ∂loss/∂z_t
     public let carryGrad: FlatBuffer<S>   // (B, H) ∂loss/∂h_{t} flowing back; ends as ∂loss/∂h_0
     public let rowLoss: FlatBuffer<Double> // (T·B) loss of each position, summed in a fixed order
+    public let packedRecurrent = PackedMatrix<S>() // Whᵀ in the forward pass, Wh in the backward
 
     public init(steps: Int, rows: Int, hidden: Int, vocabulary: Int) {
         self.steps = steps

@@ -34,6 +34,27 @@ final class GemmTests: XCTestCase {
         } } }
     }
 
+    func testPrepackedOperandMatchesNaiveTwinAndCanBeRepacked() {
+        var random = TestRandom(seed: 9)
+        let packed = PackedMatrix<Float>()
+        for (m, n, k) in [(7, 65, 300), (17, 129, 65), (1, 1, 1), (64, 64, 64)] {
+            for transposeB in [false, true] {
+                let a = random.uniform(m * k).map(Float.init)
+                let b = random.uniform(k * n).map(Float.init)
+                packed.pack(b, ldb: transposeB ? k : n, transposed: transposeB, k: k, n: n)
+                var fast = [Float](repeating: 0, count: m * n)
+                var naive = [Double](repeating: 0, count: m * n)
+                gemm(m: m, a: a, lda: k, packed: packed, c: &fast, ldc: n, accumulate: false, threads: 3)
+                naiveGemm(m: m, n: n, k: k, a: a.map(Double.init), lda: k, b: b.map(Double.init),
+                          ldb: transposeB ? k : n, transposeB: transposeB, c: &naive, ldc: n, accumulate: false)
+                for i in 0..<(m * n) {
+                    XCTAssertEqual(Double(fast[i]), naive[i], accuracy: 1e-5 * Double(k).squareRoot(),
+                                   "m \(m) n \(n) k \(k) tB \(transposeB) at \(i)")
+                }
+            }
+        }
+    }
+
     func testLeadingDimensionsLargerThanTheMatrixAreRespected() {
         // A 3×2 block inside a 3×5 buffer times a 2×4 block inside a 2×6 buffer, into 3×4 of 3×7.
         let a: [Float] = [1, 2, 9, 9, 9, 3, 4, 9, 9, 9, 5, 6, 9, 9, 9]

@@ -1,0 +1,38 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The seam between the trainer and the transport. The trainer sums its gradient buffer
+/// through `allreduceSum` and never asks which implementation it has: `SingleProcess` for
+/// `--ranks 1`, an MPI one under `mpirun`.
+public protocol Communicator: AnyObject, Sendable {
+    /// This process's index, 0 ..< size. Rank 0 prints, logs and checkpoints.
+    var rank: Int { get }
+    /// How many processes train together.
+    var size: Int { get }
+    /// How many of them share this machine (for the default thread count).
+    var ranksOnNode: Int { get }
+
+    /// Replaces every element of `buffer` by its sum over all ranks.
+    func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws
+
+    /// Copies `buffer` from `root` to every other rank.
+    func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws
+
+    /// Ends every process of the job with `code`, from any one rank (an error on one rank must
+    /// not leave the others waiting in a collective).
+    func abort(code: Int32) -> Never
+}
+
+/// One process, no launcher: every collective is the identity.
+public final class SingleProcess: Communicator {
+    public init() {}
+    public var rank: Int { 0 }
+    public var size: Int { 1 }
+    public var ranksOnNode: Int { 1 }
+    public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws {}
+    public func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws {}
+    public func abort(code: Int32) -> Never { exit(code) }
+}

@@ -1,0 +1,70 @@
+import Model
+import Kernels
+
+/// The run configuration (SPEC §7): one JSON object with sections data, model, train,
+/// checkpoint, sample, log. Field names follow the JSON keys; `ConfigLoader` fills and checks
+/// them, so every value here is already valid.
+public struct Config: Sendable, Equatable {
+    public struct Data: Sendable, Equatable {
+        public var path: String?                 // the corpus; nil with `synthetic`
+        public var tokenizer: Tokenizer = .char
+        public var valFraction = 0.05
+        public var synthetic: SyntheticTask?     // a generated corpus instead of a file
+        public var syntheticTokens = 200_000
+    }
+    public struct ModelSection: Sendable, Equatable {
+        public var cell = "rnn"
+        public var activation: Activation = .tanh
+        public var hiddenSize = 128
+        public var layers = 1
+        public var dropout = 0.0
+    }
+    public struct Train: Sendable, Equatable {
+        public var batchSize = 64
+        public var seqLength = 50
+        public var epochs = 1
+        public var maxSteps: Int?
+        public var optimizer = "adagrad"
+        public var lr = 0.01
+        public var clipValue: Double? = 5
+        public var clipNorm: Double?
+        public var carryState = true
+        public var bpttTruncate: Int?
+        public var seed = 1
+        public var threads: Int?
+    }
+    public struct Checkpoint: Sendable, Equatable {
+        public var dir = "checkpoints"
+        public var every = 1000
+        public var keep = 3
+    }
+    public struct Sample: Sendable, Equatable {
+        public var every = 1000
+        public var length = 200
+        public var temperature = 1.0
+        public var prime = ""
+    }
+    public struct Log: Sendable, Equatable {
+        public var every = 100
+        public var valEvery: Int? = 1000
+        public var metrics: String?
+    }
+
+    /// Where the config came from, for messages.
+    public var source = "<defaults>"
+    public var data = Data()
+    public var model = ModelSection()
+    public var train = Train()
+    public var checkpoint = Checkpoint()
+    public var sample = Sample()
+    public var log = Log()
+
+    public init() {}
+
+    /// Clipping after the allreduce: by global norm when `clip_norm` is set, else by value.
+    public var clipping: GradientClipping {
+        if let norm = train.clipNorm { return .globalNorm(norm) }
+        if let value = train.clipValue { return .value(value) }
+        return .none
+    }
+}

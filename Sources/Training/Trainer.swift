@@ -1,0 +1,178 @@
+import Foundation
+import Kernels
+import Model
+import Distributed
+
+/// What a finished run reports.
+public struct TrainingSummary: Sendable {
+    public var steps: Int
+    /// Mean training loss (nats per character) over the last logging interval.
+    public var trainLoss: Double
+    /// The last validation loss (nats per character), if validation ran.
+    public var validationLoss: Double?
+    public var tokensPerSecond: Double
+    public var parameters: [Float]
+}
+
+/// The data-parallel training loop (SPEC §3). Every step, on every rank:
+/// forward and backward on the local rows → local gradient sums, loss sum, token count and a
+/// stop flag in one flat buffer → one allreduce(SUM) → divide by the global sequence count →
+/// clip → Adagrad. Every rank applies the same update to the same parameters, so the replicas
+/// stay identical. Rank 0 alone prints and writes metrics.
+public final class Trainer {
+    public let config: Config
+    public let communicator: Communicator
+    public let data: TrainingData
+    public let model: LanguageModel<Float>
+    public let threads: Int
+    public let layout: StreamLayout
+    public let validationLayout: StreamLayout?
+
+    let parameters: FlatBuffer<Float>
+    /// Gradients (the parameters' layout), then loss sum, token count, stop flag: one allreduce.
+    let reduction: FlatBuffer<Float>
+    let optimizer: Adagrad<Float>
+    let state: FlatBuffer<Float>     // (B_local, H) carried hidden state
+    let work: Workspace<Float>
+    let quiet: Bool
+
+    var isLeader: Bool { communicator.rank == 0 }
+
+    public init(config: Config, communicator: Communicator, quiet: Bool = false) throws {
+        let (B, ranks) = (config.train.batchSize, communicator.size)
+        guard B % ranks == 0 else {
+            throw RNNDistError.input("\(config.source): train.batch_size \(B) does not divide by the \(ranks) ranks; choose a multiple of \(ranks)")
+        }
+        self.config = config
+        self.communicator = communicator
+        self.quiet = quiet
+        data = try TrainingData(config: config)
+        let shape = ModelShape(vocabulary: data.vocabulary.count, hidden: config.model.hiddenSize,
+                               activation: config.model.activation)
+        model = LanguageModel(shape: shape)
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        threads = config.train.threads ?? max(1, cores / max(1, communicator.ranksOnNode))
+        let T = config.train.seqLength
+        layout = StreamLayout(tokenCount: data.train.tokens.count, globalRows: B, steps: T,
+                              rank: communicator.rank, ranks: ranks)
+        validationLayout = data.validation.tokens.count >= StreamLayout.minimumTokens(globalRows: B, steps: T)
+            ? StreamLayout(tokenCount: data.validation.tokens.count, globalRows: B, steps: T,
+                           rank: communicator.rank, ranks: ranks)
+            : nil
+
+        parameters = FlatBuffer(count: model.layout.count)
+        model.initialize(parameters, seed: UInt64(config.train.seed))
+        reduction = FlatBuffer(count: model.layout.count + 3)
+        optimizer = Adagrad(parameterCount: model.layout.count, learningRate: Float(config.train.lr), epsilon: 1e-8)
+        state = FlatBuffer(count: layout.rows.count * shape.hidden)
+        work = model.makeWorkspace(steps: T, rows: layout.rows.count)
+    }
+
+    public var totalSteps: Int {
+        min(config.train.maxSteps ?? .max, config.train.epochs * layout.stepsPerEpoch)
+    }
+
+    /// Trains to the end and returns the summary (on every rank).
+    public func run() throws -> TrainingSummary {
+        let progress = Progress(totalSteps: totalSteps)
+        let metrics = try isLeader && !quiet ? config.log.metrics.map(MetricsLog.init(path:)) : nil
+        let say: (String) -> Void = { [quiet, isLeader] text in if isLeader && !quiet { progress.line(text) } }
+        say(header)
+        if validationLayout == nil {
+            say("note: the validation split (\(data.validation.tokens.count) tokens) is smaller than one batch; validation is skipped")
+        }
+
+        let n = model.layout.count
+        let (B, T) = (config.train.batchSize, config.train.seqLength)
+        let clipping = config.clipping
+        var batch = layout.makeBatch(masked: data.train.scoredTargets != nil)
+        let start = Date()
+        var intervalStart = start
+        var interval = (nats: 0.0, tokens: 0.0, steps: 0)
+        var summary = TrainingSummary(steps: 0, trainLoss: .nan, validationLoss: nil, tokensPerSecond: 0, parameters: [])
+        var step = 0
+
+        training: for epoch in 1...config.train.epochs {
+            state.zero()
+            for chunk in 0..<layout.stepsPerEpoch {
+                if step == totalSteps { break training }
+                layout.fill(&batch, step: chunk, from: data.train)
+                if !config.train.carryState { state.zero() }
+                reduction.zero()
+                let local = model.run(batch, parameters: parameters, state: state, gradients: reduction,
+                                      work: work, threads: threads)
+                reduction[n] = Float(local.nats)
+                reduction[n + 1] = Float(local.tokens)
+                try reduction.withUnsafeMutableBufferPointer { try communicator.allreduceSum($0) }
+                step += 1
+
+                let (nats, tokens) = (Double(reduction[n]), Double(reduction[n + 1]))
+                scale(reduction.base, count: n, by: 1 / Float(B))
+                let gradientNorm = clipping.apply(reduction.base, count: n)
+                guard nats.isFinite, gradientNorm.isFinite else {
+                    throw RNNDistError.runtime("step \(step): the \(nats.isFinite ? "gradient" : "loss") is not finite (NaN or Inf); stopped before updating the parameters. Try a smaller train.lr or clipping")
+                }
+                optimizer.update(parameters, gradients: reduction)
+
+                interval.nats += nats
+                interval.tokens += tokens
+                interval.steps += 1
+                let now = Date()
+                let elapsed = now.timeIntervalSince(start)
+                let rate = Double(interval.steps * B * T) / max(now.timeIntervalSince(intervalStart), 1e-9)
+                if isLeader && !quiet {
+                    progress.update(step: step, epoch: epoch, loss: interval.nats / max(interval.tokens, 1),
+                                    tokensPerSecond: rate, elapsed: elapsed)
+                }
+                let last = step == totalSteps
+                if step % config.log.every == 0 || last {
+                    let loss = interval.nats / max(interval.tokens, 1)
+                    metrics?.write(["step": Double(step), "epoch": Double(epoch), "loss": loss, "bpc": loss / M_LN2,
+                                    "lr": config.train.lr, "grad_norm": gradientNorm, "tokens_per_s": rate,
+                                    "elapsed_s": elapsed])
+                    if !progress.isTerminal || last {
+                        say("step \(step)/\(totalSteps) epoch \(epoch) loss \(format(loss, 4)) bpc \(format(loss / M_LN2, 3)) grad_norm \(format(gradientNorm, 3)) \(Progress.rate(rate)) elapsed \(Progress.duration(elapsed))")
+                    }
+                    summary.trainLoss = loss
+                    summary.tokensPerSecond = rate
+                    interval = (0, 0, 0)
+                    intervalStart = Date()
+                }
+                if let every = config.log.valEvery, step % every == 0 || last, let validation = try validate() {
+                    metrics?.write(["step": Double(step), "val_loss": validation, "val_bpc": validation / M_LN2,
+                                    "val_perplexity": Foundation.exp(validation)])
+                    say("step \(step) validation loss \(format(validation, 4)) bpc \(format(validation / M_LN2, 3)) perplexity \(format(Foundation.exp(validation), 2))")
+                    summary.validationLoss = validation
+                    intervalStart = Date()  // validation time is not training throughput
+                }
+            }
+        }
+        if isLeader && !quiet { progress.finish() }
+        summary.steps = step
+        summary.parameters = parameters.array
+        return summary
+    }
+
+    /// Mean loss (nats per character) over the whole validation split, every rank evaluating
+    /// its own streams with the state carried chunk to chunk; nil when the split is too small.
+    public func validate() throws -> Double? {
+        guard let layout = validationLayout else { return nil }
+        var batch = layout.makeBatch(masked: data.validation.scoredTargets != nil)
+        let carried = FlatBuffer<Float>(count: state.count)
+        var nats = 0.0, tokens = 0.0
+        for chunk in 0..<layout.stepsPerEpoch {
+            layout.fill(&batch, step: chunk, from: data.validation)
+            let loss = model.run(batch, parameters: parameters, state: carried, gradients: nil, work: work, threads: threads)
+            nats += loss.nats
+            tokens += Double(loss.tokens)
+        }
+        var sums: [Float] = [Float(nats), Float(tokens)]
+        try sums.withUnsafeMutableBufferPointer { try communicator.allreduceSum($0) }
+        return Double(sums[0]) / Double(max(sums[1], 1))
+    }
+
+    var header: String {
+        let m = config.model
+        return "rnn-dist: \(data.description): \(data.train.tokens.count) training + \(data.validation.tokens.count) validation tokens, V = \(data.vocabulary.count) | \(m.cell) \(m.activation.rawValue) H = \(m.hiddenSize), \(model.layout.count) parameters | batch \(config.train.batchSize) × \(config.train.seqLength) on \(communicator.size) rank(s) × \(threads) thread(s) | \(layout.stepsPerEpoch) steps/epoch, \(totalSteps) steps"
+    }
+}

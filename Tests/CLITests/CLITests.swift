@@ -1,0 +1,107 @@
+import XCTest
+import TestSupport
+
+/// The built `rnn-dist` executable, run as a user runs it: output and exit status.
+final class CLITests: XCTestCase {
+    var directory: URL!
+
+    override func setUpWithError() throws { directory = try TestPaths.temporaryDirectory() }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
+
+    func rnnDist(_ arguments: [String], timeout: TimeInterval = 120) throws -> ProcessResult {
+        let result = try runProcess(TestPaths.executable, arguments, directory: directory, timeout: timeout)
+        XCTAssertFalse(result.timedOut, "rnn-dist \(arguments.joined(separator: " ")) hung")
+        return result
+    }
+
+    func writeConfig(_ json: String, name: String = "run.json") throws -> String {
+        let path = directory.appendingPathComponent(name).path
+        try Data(json.utf8).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    /// Asserts exit status 2 and a single `rnn-dist: error:` line containing every fragment.
+    func assertUsageError(_ result: ProcessResult, mentions fragments: [String], file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(result.status, 2, result.stderr, file: file, line: line)
+        let lines = result.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, "one line: \(result.stderr)", file: file, line: line)
+        XCTAssertTrue(result.stderr.hasPrefix("rnn-dist: error: "), result.stderr, file: file, line: line)
+        for fragment in fragments {
+            XCTAssertTrue(result.stderr.contains(fragment), "'\(result.stderr)' lacks '\(fragment)'", file: file, line: line)
+        }
+        XCTAssertFalse(result.stderr.contains("Fatal error"), file: file, line: line)
+    }
+
+    func testHelpDescribesTheCommandAndExitsZero() throws {
+        let result = try rnnDist(["--help"])
+        XCTAssertEqual(result.status, 0)
+        XCTAssertTrue(result.stdout.contains("train"), result.stdout)
+        let train = try rnnDist(["train", "--help"])
+        XCTAssertEqual(train.status, 0)
+        for option in ["--ranks", "--set"] { XCTAssertTrue(train.stdout.contains(option), train.stdout) }
+    }
+
+    func testTrainingWritesProgressAndMetricsLines() throws {
+        let metrics = directory.appendingPathComponent("runs/m.jsonl").path
+        let result = try rnnDist([TestPaths.config("synthetic.json"), "--ranks", "1", "--set", "train.max_steps=60",
+                                  "--set", "log.every=20", "--set", "log.val_every=30", "--set", "log.metrics=\(metrics)"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("step 60/60"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("validation loss"), result.stdout)
+        let lines = try String(contentsOfFile: metrics, encoding: .utf8).split(separator: "\n")
+        let objects = try lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        let training = objects.filter { $0["loss"] != nil }
+        let validation = objects.filter { $0["val_loss"] != nil }
+        XCTAssertEqual(training.compactMap { $0["step"] as? Int }, [20, 40, 60])
+        XCTAssertEqual(validation.compactMap { $0["step"] as? Int }, [30, 60])
+        for line in training {
+            for key in ["step", "epoch", "loss", "bpc", "lr", "grad_norm", "tokens_per_s", "elapsed_s"] {
+                XCTAssertNotNil(line[key], "training line lacks \(key): \(line)")
+            }
+            let loss = try XCTUnwrap(line["loss"] as? Double), bpc = try XCTUnwrap(line["bpc"] as? Double)
+            XCTAssertEqual(bpc, loss / log(2), accuracy: 1e-9)
+        }
+        let firstLoss = try XCTUnwrap(training.first?["loss"] as? Double)
+        let lastLoss = try XCTUnwrap(training.last?["loss"] as? Double)
+        XCTAssertLessThan(lastLoss, firstLoss, "the loss falls")
+    }
+
+    func testTrainIsTheDefaultSubcommand() throws {
+        let arguments = ["--set", "train.max_steps=5", "--set", "log.metrics=null", "--set", "log.val_every=null"]
+        let explicit = try rnnDist(["train", TestPaths.config("synthetic.json")] + arguments)
+        let implicit = try rnnDist([TestPaths.config("synthetic.json")] + arguments)
+        XCTAssertEqual(explicit.status, 0, explicit.stderr)
+        XCTAssertEqual(implicit.status, 0, implicit.stderr)
+        let lossLine = { (r: ProcessResult) in r.stdout.split(separator: "\n").first { $0.hasPrefix("step 5/5") }.map(String.init) }
+        XCTAssertNotNil(lossLine(implicit))
+        XCTAssertEqual(lossLine(explicit)?.prefix(30), lossLine(implicit)?.prefix(30))
+    }
+
+    func testBadConfigsExitTwoWithOneLineNamingKeyAndFile() throws {
+        let config = try writeConfig(#"{"data": {"synthetic": "sum_mod_26"}, "train": {"lr": "fast"}}"#)
+        assertUsageError(try rnnDist([config]), mentions: [config, "train.lr", "\"fast\""])
+        let unknown = try writeConfig(#"{"data": {"synthetic": "sum_mod_26"}, "train": {"epoch": 3}}"#, name: "unknown.json")
+        assertUsageError(try rnnDist([unknown]), mentions: [unknown, "unknown key train.epoch"])
+        let malformed = try writeConfig(#"{"data": "#, name: "malformed.json")
+        assertUsageError(try rnnDist([malformed]), mentions: [malformed, "not valid JSON"])
+        assertUsageError(try rnnDist(["nowhere.json"]), mentions: ["nowhere.json", "not found"])
+        assertUsageError(try rnnDist([TestPaths.config("synthetic.json"), "--set", "train.batch_size=0"]),
+                         mentions: ["--set train.batch_size", ">= 1"])
+        assertUsageError(try rnnDist([TestPaths.config("synthetic.json"), "--frobnicate"]), mentions: ["--frobnicate"])
+    }
+
+    func testBadCorporaExitTwoWithOneLineNamingTheFile() throws {
+        let berkshire = TestPaths.config("berkshire.json")
+        let missing = directory.appendingPathComponent("nope.txt").path
+        assertUsageError(try rnnDist([berkshire, "--set", "data.path=\(missing)"]), mentions: [missing, "launch/fetch-data.sh"])
+        let empty = directory.appendingPathComponent("empty.txt").path
+        FileManager.default.createFile(atPath: empty, contents: Data())
+        assertUsageError(try rnnDist([berkshire, "--set", "data.path=\(empty)"]), mentions: [empty, "empty"])
+        let latin1 = directory.appendingPathComponent("latin1.txt").path
+        FileManager.default.createFile(atPath: latin1, contents: Data([0x63, 0x61, 0x66, 0xE9, 0x20, 0x61]))
+        assertUsageError(try rnnDist([berkshire, "--set", "data.path=\(latin1)"]), mentions: [latin1, "UTF-8"])
+        let small = directory.appendingPathComponent("small.txt").path
+        FileManager.default.createFile(atPath: small, contents: Data("tiny corpus".utf8))
+        assertUsageError(try rnnDist([berkshire, "--set", "data.path=\(small)"]), mentions: [small, "too few"])
+    }
+}

@@ -1,0 +1,78 @@
+import XCTest
+import Kernels
+import Model
+import TestSupport
+
+final class ModelBehaviourTests: XCTestCase {
+    /// Carrying the state from one chunk into the next is the same computation as one chunk of
+    /// twice the length: truncated BPTT changes gradients, never the forward pass.
+    func testCarriedStateEqualsOneLongerChunk() {
+        var random = TestRandom(seed: 4)
+        let (V, H, T, B) = (6, 5, 4, 3)
+        let model = LanguageModel<Double>(shape: ModelShape(vocabulary: V, hidden: H, activation: .tanh))
+        let parameters = FlatBuffer(random.uniform(model.layout.count))
+        let inputs = random.tokens(2 * T * B, below: V), targets = random.tokens(2 * T * B, below: V)
+        let long = TokenBatch(steps: 2 * T, rows: B, inputs: inputs, targets: targets)
+        let first = TokenBatch(steps: T, rows: B, inputs: Array(inputs[..<(T * B)]), targets: Array(targets[..<(T * B)]))
+        let second = TokenBatch(steps: T, rows: B, inputs: Array(inputs[(T * B)...]), targets: Array(targets[(T * B)...]))
+        let longState = FlatBuffer<Double>(count: B * H)
+        let whole = model.run(long, parameters: parameters, state: longState, gradients: nil,
+                              work: model.makeWorkspace(steps: 2 * T, rows: B), threads: 1)
+        let state = FlatBuffer<Double>(count: B * H)
+        let work = model.makeWorkspace(steps: T, rows: B)
+        let a = model.run(first, parameters: parameters, state: state, gradients: nil, work: work, threads: 1)
+        let b = model.run(second, parameters: parameters, state: state, gradients: nil, work: work, threads: 1)
+        XCTAssertEqual(a.nats + b.nats, whole.nats, accuracy: 1e-12)
+        XCTAssertEqual(state.array, longState.array)
+    }
+
+    /// One Adagrad step by hand: m = g², p − lr·g/√(m + eps).
+    func testAdagradStepMatchesHandComputation() {
+        let parameters = FlatBuffer<Double>([1.0, -2.0, 0.5])
+        let gradients = FlatBuffer<Double>([0.5, -4.0, 0.0])
+        let adagrad = Adagrad<Double>(parameterCount: 3, learningRate: 0.1, epsilon: 1e-8)
+        adagrad.memory[0] = 0.75
+        adagrad.update(parameters, gradients: gradients)
+        XCTAssertEqual(adagrad.memory.array, [1.0, 16.0, 0.0])
+        XCTAssertEqual(parameters[0], 1.0 - 0.1 * 0.5 / (1.0 + 1e-8).squareRoot(), accuracy: 1e-15)
+        XCTAssertEqual(parameters[1], -2.0 + 0.1 * 4.0 / (16.0 + 1e-8).squareRoot(), accuracy: 1e-15)
+        XCTAssertEqual(parameters[2], 0.5)
+    }
+
+    func testClippingByValueAndByGlobalNorm() {
+        var g: [Double] = [3, -4, 12]
+        XCTAssertEqual(GradientClipping.value(5).apply(&g, count: 3), 13, accuracy: 1e-12)
+        XCTAssertEqual(g, [3, -4, 5])
+        g = [3, -4, 12]
+        XCTAssertEqual(GradientClipping.globalNorm(6.5).apply(&g, count: 3), 13, accuracy: 1e-12)
+        XCTAssertEqual(g, [1.5, -2, 6])
+        g = [3, -4, 12]
+        GradientClipping.globalNorm(20).apply(&g, count: 3)
+        XCTAssertEqual(g, [3, -4, 12], "under the limit: untouched")
+    }
+
+    func testInitialisationFollowsTheSpecAndTheSeed() {
+        let model = LanguageModel<Float>(shape: ModelShape(vocabulary: 65, hidden: 64, activation: .tanh))
+        let a = FlatBuffer<Float>(count: model.layout.count), b = FlatBuffer<Float>(count: model.layout.count)
+        model.initialize(a, seed: 1)
+        model.initialize(b, seed: 1)
+        XCTAssertEqual(a.array, b.array)
+        model.initialize(b, seed: 2)
+        XCTAssertNotEqual(a.array, b.array)
+        func values(_ name: String) -> [Float] {
+            let t = model.layout[name]!
+            return Array(UnsafeBufferPointer(start: a.view(t), count: t.count))
+        }
+        let embedding = values("We").map(Double.init)
+        let mean = embedding.reduce(0, +) / Double(embedding.count)
+        let variance = embedding.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(embedding.count)
+        XCTAssertEqual(mean, 0, accuracy: 0.05)
+        XCTAssertEqual(variance, 1, accuracy: 0.08, "We ~ N(0, 1)")
+        for name in ["Wh", "U"] {
+            XCTAssertLessThanOrEqual(values(name).map { abs($0) }.max()!, 1 / 8, "\(name) within ±1/√H")
+            XCTAssertGreaterThan(values(name).map { abs($0) }.max()!, 0.12)
+        }
+        XCTAssertEqual(values("b1"), [Float](repeating: 0, count: 64))
+        XCTAssertEqual(values("b2"), [Float](repeating: 0, count: 65))
+    }
+}

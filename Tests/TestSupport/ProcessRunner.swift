@@ -1,0 +1,71 @@
+import Foundation
+
+/// What a finished child process said.
+public struct ProcessResult {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+    public var timedOut: Bool
+}
+
+/// Runs an executable with a timeout (a hang is a failure, never a stuck test run) and
+/// collects its output.
+public func runProcess(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil,
+                       directory: URL? = nil, timeout: TimeInterval = 120) throws -> ProcessResult {
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    if let environment {
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    }
+    if let directory { process.currentDirectoryURL = directory }
+    let outURL = FileManager.default.temporaryDirectory.appendingPathComponent("rnn-dist-out-\(UUID().uuidString)")
+    let errURL = FileManager.default.temporaryDirectory.appendingPathComponent("rnn-dist-err-\(UUID().uuidString)")
+    FileManager.default.createFile(atPath: outURL.path, contents: nil)
+    FileManager.default.createFile(atPath: errURL.path, contents: nil)
+    defer {
+        try? FileManager.default.removeItem(at: outURL)
+        try? FileManager.default.removeItem(at: errURL)
+    }
+    process.standardOutput = try FileHandle(forWritingTo: outURL)
+    process.standardError = try FileHandle(forWritingTo: errURL)
+    try process.run()
+    let deadline = Date().addingTimeInterval(timeout)
+    while process.isRunning && Date() < deadline { usleep(20_000) }
+    let timedOut = process.isRunning
+    if timedOut {
+        process.terminate()
+        process.waitUntilExit()
+    }
+    return ProcessResult(status: process.terminationStatus,
+                         stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
+                         stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "",
+                         timedOut: timedOut)
+}
+
+/// Where things are, seen from a test.
+public enum TestPaths {
+    /// The package root (this file is Tests/TestSupport/ProcessRunner.swift).
+    public static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The built `rnn-dist` executable, next to the test bundle.
+    public static var executable: URL { Bundle.main.bundleURL.appendingPathComponent("rnn-dist") }
+
+    /// `../shared/data/tinyshakespeare.txt` beside the checkout, when present.
+    public static var tinyShakespeare: URL? {
+        let url = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/data/tinyshakespeare.txt")
+        return FileManager.default.fileExists(atPath: url.path) ? url : nil
+    }
+
+    public static func config(_ name: String) -> String {
+        packageRoot.appendingPathComponent("configs/\(name)").path
+    }
+
+    /// A fresh empty directory.
+    public static func temporaryDirectory() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("rnn-dist-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+}
