@@ -25,7 +25,9 @@ let package = Package(
             dependencies: [.product(name: "RealModule", package: "swift-numerics")],
             swiftSettings: machineFlags),
         .target(name: "Model", dependencies: ["Kernels"], swiftSettings: machineFlags),
-        .target(name: "Distributed", swiftSettings: machineFlags),
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
+        .target(name: "CMPIShim", dependencies: ["CMPI"]),
+        .target(name: "Distributed", dependencies: ["CMPIShim", "CMPI"], swiftSettings: machineFlags),
         .target(name: "Training", dependencies: ["Model", "Distributed"], swiftSettings: machineFlags),
         .executableTarget(
             name: "rnn-dist",
@@ -37,5 +39,6 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Model", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["rnn-dist", "TestSupport"]),
+        .testTarget(name: "MPITests", dependencies: ["rnn-dist", "TestSupport"]),
     ]
 )

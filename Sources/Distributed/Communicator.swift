@@ -24,6 +24,9 @@ public protocol Communicator: AnyObject, Sendable {
     /// Ends every process of the job with `code`, from any one rank (an error on one rank must
     /// not leave the others waiting in a collective).
     func abort(code: Int32) -> Never
+
+    /// Ends the communicator cleanly, on every rank, after the last collective.
+    func finalize()
 }
 
 /// One process, no launcher: every collective is the identity.
@@ -35,4 +38,5 @@ public final class SingleProcess: Communicator {
     public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws {}
     public func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws {}
     public func abort(code: Int32) -> Never { exit(code) }
+    public func finalize() {}
 }

@@ -32,6 +32,7 @@ public struct Config: Sendable, Equatable {
         public var bpttTruncate: Int?
         public var seed = 1
         public var threads: Int?
+        public var syncCheckEvery = 200
     }
     public struct Checkpoint: Sendable, Equatable {
         public var dir = "checkpoints"

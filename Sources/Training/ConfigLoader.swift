@@ -89,6 +89,7 @@ public enum ConfigLoader {
         try train.optionalInt("bptt_truncate", &config.train.bpttTruncate, atLeast: 1)
         try train.int("seed", &config.train.seed, atLeast: 0)
         try train.optionalInt("threads", &config.train.threads, atLeast: 1)
+        try train.int("sync_check_every", &config.train.syncCheckEvery, atLeast: 1)
         try train.finish()
         if config.train.bpttTruncate != nil {
             throw RNNDistError.input("\(source): train.bptt_truncate is not supported yet; leave it null (full BPTT over seq_length)")

@@ -1,67 +1,51 @@
 import Foundation
 
-/// A tokenized text: the tokens, the vocabulary they index, and — for generated tasks — which
-/// tokens can be predicted at all (the random ones are excluded from the loss).
+/// Tokenized text: a whole corpus, or the shard of it one rank holds. `firstToken` is the
+/// global index of `tokens[0]`. For generated tasks `scoredTargets` says which tokens can be
+/// predicted at all (the random ones are excluded from the loss).
 public struct Corpus: Sendable {
     public let vocabulary: Vocabulary
     public let tokens: [Int32]
     /// scoredTargets[i] == 0: token i is unpredictable and never scored as a target. nil: all are.
     public let scoredTargets: [UInt8]?
+    public let firstToken: Int
 
-    public init(vocabulary: Vocabulary, tokens: [Int32], scoredTargets: [UInt8]? = nil) {
+    public init(vocabulary: Vocabulary, tokens: [Int32], scoredTargets: [UInt8]? = nil, firstToken: Int = 0) {
         precondition(scoredTargets == nil || scoredTargets!.count == tokens.count)
         self.vocabulary = vocabulary
         self.tokens = tokens
         self.scoredTargets = scoredTargets
+        self.firstToken = firstToken
     }
 
-    /// Reads and tokenizes the file at `path`. Every failure is an input error naming the file.
+    /// The global token indices this corpus holds.
+    public var range: Range<Int> { firstToken..<(firstToken + tokens.count) }
+
+    /// Reads and tokenizes the whole file at `path`. Every failure is an input error naming it.
     public static func load(path: String, tokenizer: Tokenizer) throws -> Corpus {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw RNNDistError.input("\(path): corpus not found. Get the standard corpora with `bash launch/fetch-data.sh`, or point data.path at any UTF-8 text file (--set data.path=FILE)")
-        }
-        guard !isDirectory.boolValue else { throw RNNDistError.input("\(path): is a directory, not a text file") }
-        guard let bytes = FileManager.default.contents(atPath: path) else {
-            throw RNNDistError.input("\(path): corpus is not readable")
-        }
-        guard !bytes.isEmpty else { throw RNNDistError.input("\(path): corpus is empty") }
-        switch tokenizer {
-        case .byte:
-            return Corpus(vocabulary: .bytes, tokens: bytes.map { Int32($0) })
-        case .char:
-            guard let text = String(validating: bytes, as: UTF8.self) else {
-                let offset = firstInvalidUTF8Offset(bytes) ?? 0
-                throw RNNDistError.input("\(path): not valid UTF-8 (first bad byte at offset \(offset)); use data.tokenizer \"byte\" for arbitrary files")
-            }
-            let scalars = text.unicodeScalars.map(\.value)
-            let vocabulary = Vocabulary(tokenizer: .char, symbols: scalars)
-            return Corpus(vocabulary: vocabulary, tokens: scalars.map { vocabulary.token(for: $0)! })
-        }
+        let (symbols, count) = try CorpusFile.scan(path: path, tokenizer: tokenizer)
+        let vocabulary = tokenizer == .byte ? Vocabulary.bytes : Vocabulary(tokenizer: .char, symbols: symbols)
+        let size = try CorpusFile.byteOffsets(path: path, tokenizer: tokenizer, tokenIndices: [count])[0]
+        let tokens = try CorpusFile.read(path: path, vocabulary: vocabulary, bytes: 0..<size, expectedTokens: count)
+        return Corpus(vocabulary: vocabulary, tokens: tokens)
     }
 
-    static func firstInvalidUTF8Offset(_ bytes: Data) -> Int? {
-        var decoder = UTF8()
-        var iterator = bytes.makeIterator()
-        var offset = 0
-        var consumed = 0
-        while true {
-            switch decoder.decode(&iterator) {
-            case .scalarValue(let scalar):
-                consumed += UTF8.width(scalar)
-                offset = consumed
-            case .emptyInput: return nil
-            case .error: return offset
-            }
-        }
+    /// The tokens with global indices in `range`, which must lie inside this corpus.
+    public func slice(_ range: Range<Int>) -> Corpus {
+        precondition(range.lowerBound >= firstToken && range.upperBound <= firstToken + tokens.count)
+        let local = (range.lowerBound - firstToken)..<(range.upperBound - firstToken)
+        return Corpus(vocabulary: vocabulary, tokens: Array(tokens[local]),
+                      scoredTargets: scoredTargets.map { Array($0[local]) }, firstToken: range.lowerBound)
     }
 
     /// The first (1 − fraction) of the tokens for training, the rest for validation (SPEC §2).
     public func split(validationFraction fraction: Double) -> (train: Corpus, validation: Corpus) {
-        let cut = tokens.count - Int((Double(tokens.count) * fraction).rounded(.down))
-        func part(_ range: Range<Int>) -> Corpus {
-            Corpus(vocabulary: vocabulary, tokens: Array(tokens[range]), scoredTargets: scoredTargets.map { Array($0[range]) })
-        }
-        return (part(0..<cut), part(cut..<tokens.count))
+        let cut = Self.trainingCount(tokens.count, validationFraction: fraction)
+        return (slice(firstToken..<(firstToken + cut)), slice((firstToken + cut)..<range.upperBound))
+    }
+
+    /// How many of `count` tokens are for training.
+    public static func trainingCount(_ count: Int, validationFraction fraction: Double) -> Int {
+        count - Int((Double(count) * fraction).rounded(.down))
     }
 }

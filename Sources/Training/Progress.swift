@@ -7,7 +7,7 @@ public final class Progress {
     private let totalSteps: Int
     private var lastDraw = Date.distantPast
 
-    public init(totalSteps: Int, isTerminal: Bool = isatty(STDOUT_FILENO) == 1) {
+    public init(totalSteps: Int, isTerminal: Bool) {
         self.totalSteps = totalSteps
         self.isTerminal = isTerminal
     }

@@ -13,14 +13,21 @@ public struct StreamLayout: Sendable, Equatable {
     public let steps: Int            // T
     public let streamLength: Int     // L
     public let rows: Range<Int>      // the streams this rank owns
+    public let firstToken: Int       // the global index where stream 0 starts
 
-    public init(tokenCount: Int, globalRows: Int, steps: Int, rank: Int, ranks: Int) {
+    public init(tokenCount: Int, globalRows: Int, steps: Int, rank: Int, ranks: Int, firstToken: Int = 0) {
         precondition(globalRows % ranks == 0, "batch_size must divide by the rank count")
         self.globalRows = globalRows
         self.steps = steps
+        self.firstToken = firstToken
         streamLength = tokenCount / globalRows
         let perRank = globalRows / ranks
         rows = (rank * perRank)..<((rank + 1) * perRank)
+    }
+
+    /// The global token indices of this rank's streams: all that it ever reads.
+    public var tokenRange: Range<Int> {
+        (firstToken + rows.lowerBound * streamLength)..<(firstToken + rows.upperBound * streamLength)
     }
 
     /// Steps per epoch: each needs T inputs and one more target per stream.
@@ -37,13 +44,17 @@ public struct StreamLayout: Sendable, Equatable {
                           mask: masked ? [UInt8](repeating: 1, count: n) : nil)
     }
 
-    /// Writes this rank's rows of step `step` (0-based within the epoch) into `batch`.
+    /// Writes this rank's rows of step `step` (0-based within the epoch) into `batch`, from a
+    /// corpus (or shard) that holds `tokenRange`.
     public func fill(_ batch: inout TokenBatch, step: Int, from corpus: Corpus) {
         precondition(step < stepsPerEpoch)
+        precondition(corpus.range.contains(tokenRange.lowerBound) && corpus.range.upperBound >= tokenRange.upperBound,
+                     "the corpus does not hold this rank's streams")
         let local = rows.count
+        let base = firstToken - corpus.firstToken
         corpus.tokens.withUnsafeBufferPointer { tokens in
             for (b, stream) in rows.enumerated() {
-                let start = stream * streamLength + step * steps
+                let start = base + stream * streamLength + step * steps
                 for t in 0..<steps {
                     batch.inputs[t * local + b] = tokens[start + t]
                     batch.targets[t * local + b] = tokens[start + t + 1]
@@ -52,7 +63,7 @@ public struct StreamLayout: Sendable, Equatable {
         }
         if let scored = corpus.scoredTargets {
             for (b, stream) in rows.enumerated() {
-                let start = stream * streamLength + step * steps
+                let start = base + stream * streamLength + step * steps
                 for t in 0..<steps { batch.mask![t * local + b] = scored[start + t + 1] }
             }
         }

@@ -3,6 +3,13 @@ import Kernels
 import Model
 import Distributed
 
+/// FNV-1a, 64 bit: a checksum of the parameters' bytes.
+func fnv1a(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+    var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+    for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
+    return hash
+}
+
 /// What a finished run reports.
 public struct TrainingSummary: Sendable {
     public var steps: Int
@@ -25,8 +32,7 @@ public final class Trainer {
     public let data: TrainingData
     public let model: LanguageModel<Float>
     public let threads: Int
-    public let layout: StreamLayout
-    public let validationLayout: StreamLayout?
+    public var layout: StreamLayout { data.trainLayout }
 
     let parameters: FlatBuffer<Float>
     /// Gradients (the parameters' layout), then loss sum, token count, stop flag: one allreduce.
@@ -35,30 +41,30 @@ public final class Trainer {
     let state: FlatBuffer<Float>     // (B_local, H) carried hidden state
     let work: Workspace<Float>
     let quiet: Bool
+    let interactive: Bool
 
     var isLeader: Bool { communicator.rank == 0 }
 
-    public init(config: Config, communicator: Communicator, quiet: Bool = false) throws {
+    /// `interactive`: standard output is a terminal a person watches (a live progress line);
+    /// otherwise plain lines for a log. `quiet`: no output and no metrics file (tests).
+    public init(config: Config, communicator: Communicator, quiet: Bool = false, interactive: Bool = false) throws {
         let (B, ranks) = (config.train.batchSize, communicator.size)
-        guard B % ranks == 0 else {
-            throw RNNDistError.input("\(config.source): train.batch_size \(B) does not divide by the \(ranks) ranks; choose a multiple of \(ranks)")
+        try communicator.agree {
+            guard B % ranks == 0 else {
+                throw RNNDistError.input("\(config.source): train.batch_size \(B) does not divide by the \(ranks) ranks; choose a multiple of \(ranks)")
+            }
         }
         self.config = config
         self.communicator = communicator
         self.quiet = quiet
-        data = try TrainingData(config: config)
+        self.interactive = interactive
+        data = try TrainingData(config: config, communicator: communicator)
         let shape = ModelShape(vocabulary: data.vocabulary.count, hidden: config.model.hiddenSize,
                                activation: config.model.activation)
         model = LanguageModel(shape: shape)
-        let cores = ProcessInfo.processInfo.activeProcessorCount
-        threads = config.train.threads ?? max(1, cores / max(1, communicator.ranksOnNode))
+        threads = config.train.threads ?? defaultThreadCount(ranksOnNode: communicator.ranksOnNode)
         let T = config.train.seqLength
-        layout = StreamLayout(tokenCount: data.train.tokens.count, globalRows: B, steps: T,
-                              rank: communicator.rank, ranks: ranks)
-        validationLayout = data.validation.tokens.count >= StreamLayout.minimumTokens(globalRows: B, steps: T)
-            ? StreamLayout(tokenCount: data.validation.tokens.count, globalRows: B, steps: T,
-                           rank: communicator.rank, ranks: ranks)
-            : nil
+        let layout = data.trainLayout
 
         parameters = FlatBuffer(count: model.layout.count)
         model.initialize(parameters, seed: UInt64(config.train.seed))
@@ -74,12 +80,12 @@ public final class Trainer {
 
     /// Trains to the end and returns the summary (on every rank).
     public func run() throws -> TrainingSummary {
-        let progress = Progress(totalSteps: totalSteps)
-        let metrics = try isLeader && !quiet ? config.log.metrics.map(MetricsLog.init(path:)) : nil
+        let progress = Progress(totalSteps: totalSteps, isTerminal: interactive)
+        let metrics = try communicator.agree { try isLeader && !quiet ? config.log.metrics.map(MetricsLog.init(path:)) : nil }
         let say: (String) -> Void = { [quiet, isLeader] text in if isLeader && !quiet { progress.line(text) } }
         say(header)
-        if validationLayout == nil {
-            say("note: the validation split (\(data.validation.tokens.count) tokens) is smaller than one batch; validation is skipped")
+        if data.validationLayout == nil {
+            say("note: the validation split (\(data.validationTokenCount) tokens) is smaller than one batch; validation is skipped")
         }
 
         let n = model.layout.count
@@ -88,7 +94,7 @@ public final class Trainer {
         var batch = layout.makeBatch(masked: data.train.scoredTargets != nil)
         let start = Date()
         var intervalStart = start
-        var interval = (nats: 0.0, tokens: 0.0, steps: 0)
+        var interval = (nats: 0.0, tokens: 0.0, steps: 0, communication: 0.0)
         var summary = TrainingSummary(steps: 0, trainLoss: .nan, validationLoss: nil, tokensPerSecond: 0, parameters: [])
         var step = 0
 
@@ -103,14 +109,18 @@ public final class Trainer {
                                       work: work, threads: threads)
                 reduction[n] = Float(local.nats)
                 reduction[n + 1] = Float(local.tokens)
+                let communicationStart = Date()
                 try reduction.withUnsafeMutableBufferPointer { try communicator.allreduceSum($0) }
+                interval.communication += Date().timeIntervalSince(communicationStart)
                 step += 1
 
                 let (nats, tokens) = (Double(reduction[n]), Double(reduction[n + 1]))
                 scale(reduction.base, count: n, by: 1 / Float(B))
                 let gradientNorm = clipping.apply(reduction.base, count: n)
                 guard nats.isFinite, gradientNorm.isFinite else {
+                    // Every rank sees the same reduced numbers, so every rank stops here.
                     throw RNNDistError.runtime("step \(step): the \(nats.isFinite ? "gradient" : "loss") is not finite (NaN or Inf); stopped before updating the parameters. Try a smaller train.lr or clipping")
+                        .agreed(rank: communicator.rank)
                 }
                 optimizer.update(parameters, gradients: reduction)
 
@@ -129,14 +139,17 @@ public final class Trainer {
                     let loss = interval.nats / max(interval.tokens, 1)
                     metrics?.write(["step": Double(step), "epoch": Double(epoch), "loss": loss, "bpc": loss / M_LN2,
                                     "lr": config.train.lr, "grad_norm": gradientNorm, "tokens_per_s": rate,
-                                    "elapsed_s": elapsed])
+                                    "elapsed_s": elapsed, "comm_s": interval.communication / Double(interval.steps)])
                     if !progress.isTerminal || last {
                         say("step \(step)/\(totalSteps) epoch \(epoch) loss \(format(loss, 4)) bpc \(format(loss / M_LN2, 3)) grad_norm \(format(gradientNorm, 3)) \(Progress.rate(rate)) elapsed \(Progress.duration(elapsed))")
                     }
                     summary.trainLoss = loss
                     summary.tokensPerSecond = rate
-                    interval = (0, 0, 0)
+                    interval = (0, 0, 0, 0)
                     intervalStart = Date()
+                }
+                if communicator.size > 1, step % config.train.syncCheckEvery == 0 || last {
+                    try checkReplicasAgree(step: step)
                 }
                 if let every = config.log.valEvery, step % every == 0 || last, let validation = try validate() {
                     metrics?.write(["step": Double(step), "val_loss": validation, "val_bpc": validation / M_LN2,
@@ -156,7 +169,7 @@ public final class Trainer {
     /// Mean loss (nats per character) over the whole validation split, every rank evaluating
     /// its own streams with the state carried chunk to chunk; nil when the split is too small.
     public func validate() throws -> Double? {
-        guard let layout = validationLayout else { return nil }
+        guard let layout = data.validationLayout else { return nil }
         var batch = layout.makeBatch(masked: data.validation.scoredTargets != nil)
         let carried = FlatBuffer<Float>(count: state.count)
         var nats = 0.0, tokens = 0.0
@@ -171,8 +184,23 @@ public final class Trainer {
         return Double(sums[0]) / Double(max(sums[1], 1))
     }
 
+    /// Every rank applies the same update to the same parameters, so the replicas must stay
+    /// bit-identical. Rank 0 broadcasts a checksum of its parameters; any rank whose own
+    /// differs flags it in an allreduce, and every rank stops with the same error.
+    func checkReplicasAgree(step: Int) throws {
+        var checksum: [UInt64] = [parameters.withUnsafeMutableBufferPointer { fnv1a(UnsafeRawBufferPointer($0)) }]
+        let mine = checksum[0]
+        try checksum.withUnsafeMutableBytes { try communicator.broadcast($0, root: 0) }
+        var mismatches: [Float] = [checksum[0] == mine ? 0 : 1]
+        try mismatches.withUnsafeMutableBufferPointer { try communicator.allreduceSum($0) }
+        guard mismatches[0] == 0 else {
+            throw RNNDistError.runtime("step \(step): the parameters of \(Int(mismatches[0])) rank(s) differ from rank 0's; the replicas diverged")
+                .agreed(rank: communicator.rank)
+        }
+    }
+
     var header: String {
         let m = config.model
-        return "rnn-dist: \(data.description): \(data.train.tokens.count) training + \(data.validation.tokens.count) validation tokens, V = \(data.vocabulary.count) | \(m.cell) \(m.activation.rawValue) H = \(m.hiddenSize), \(model.layout.count) parameters | batch \(config.train.batchSize) × \(config.train.seqLength) on \(communicator.size) rank(s) × \(threads) thread(s) | \(layout.stepsPerEpoch) steps/epoch, \(totalSteps) steps"
+        return "rnn-dist: \(data.description): \(data.trainTokenCount) training + \(data.validationTokenCount) validation tokens, V = \(data.vocabulary.count) | \(m.cell) \(m.activation.rawValue) H = \(m.hiddenSize), \(model.layout.count) parameters | batch \(config.train.batchSize) × \(config.train.seqLength) on \(communicator.size) rank(s) × \(threads) thread(s) | \(layout.stepsPerEpoch) steps/epoch, \(totalSteps) steps"
     }
 }

@@ -46,23 +46,55 @@ struct Train: ParsableCommand {
     @Argument(help: "The JSON config (sections data, model, train, checkpoint, sample, log).")
     var config: String
 
-    @Option(help: "Processes to train with. 1 runs in this process, no MPI launcher needed.")
-    var ranks: Int = 1
+    @Option(help: ArgumentHelp("Processes to train with: 1 runs in this process, no MPI needed; N > 1 starts mpirun -np N. Under mpirun the count comes from MPI.",
+                               valueName: "N"))
+    var ranks: Int?
 
     @Option(name: .customLong("set"), help: ArgumentHelp("Override a config key, e.g. --set train.lr=0.02 (repeatable).",
                                                         valueName: "section.key=value"))
     var overrides: [String] = []
 
+    @Option(help: .hidden)
+    var dumpParameters: String?
+
     func validate() throws {
-        guard ranks >= 1 else { throw ValidationError("--ranks must be at least 1 (got \(ranks))") }
+        if let ranks, ranks < 1 { throw ValidationError("--ranks must be at least 1 (got \(ranks))") }
     }
 
     func run() throws {
-        guard ranks == 1 else {
-            throw RNNDistError.input("--ranks \(ranks): multi-rank training is not in this build yet; use --ranks 1")
+        if Launch.isUnderMPILauncher {
+            let communicator = try MPICommunicator()
+            Launch.runJob(on: communicator) { try train(on: communicator) }
+        } else if let ranks, ranks > 1 {
+            try Launch.execMPIRun(ranks: ranks, arguments: Array(CommandLine.arguments.dropFirst()))
+        } else {
+            Launch.runJob(on: SingleProcess()) { try train(on: SingleProcess()) }
         }
-        let config = try ConfigLoader.load(path: self.config, overrides: overrides)
-        let trainer = try Trainer(config: config, communicator: SingleProcess())
-        _ = try trainer.run()
+    }
+
+    func train(on communicator: Communicator) throws {
+        let config = try communicator.agree {
+            if let ranks, ranks != communicator.size {
+                throw RNNDistError.input("--ranks \(ranks), but the launcher started \(communicator.size) ranks")
+            }
+            return try ConfigLoader.load(path: self.config, overrides: overrides)
+        }
+        // Under mpirun a rank's stdout is a pseudo-terminal even in a batch job: plain lines there.
+        let interactive = isatty(STDOUT_FILENO) == 1 && !Launch.isUnderMPILauncher
+        let trainer = try Trainer(config: config, communicator: communicator, interactive: interactive)
+        let summary = try trainer.run()
+        if let directory = dumpParameters {
+            try writeParameters(summary.parameters, to: "\(directory)/rank-\(communicator.rank).f32")
+        }
+    }
+
+    /// The final parameters as raw little-endian floats: tests compare replicas bit for bit.
+    func writeParameters(_ parameters: [Float], to path: String) throws {
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+                                                withIntermediateDirectories: true)
+        let data = parameters.withUnsafeBufferPointer { Data(buffer: $0) }
+        guard FileManager.default.createFile(atPath: path, contents: data) else {
+            throw RNNDistError.runtime("\(path): cannot write the parameters")
+        }
     }
 }

@@ -69,3 +69,29 @@ public enum TestPaths {
         return url
     }
 }
+
+/// OpenMPI for the multi-rank tests.
+public enum MPI {
+    /// `mpirun` on the PATH, or nil (the tests then skip, saying so).
+    public static var mpirun: URL? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        return path.split(separator: ":").map { URL(fileURLWithPath: "\($0)/mpirun") }
+            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
+    }
+
+    /// Lets OpenMPI run as root (CI is root) without the interactive confirmation.
+    public static let environment = ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"]
+}
+
+/// A real-text corpus that ships with the repository: every Swift source file of the package,
+/// concatenated (about 100 KB of code and prose comments). Written to `directory`.
+public func writeSourceCorpus(in directory: URL) throws -> String {
+    let sources = TestPaths.packageRoot.appendingPathComponent("Sources")
+    let files = FileManager.default.enumerator(at: sources, includingPropertiesForKeys: nil)!
+        .compactMap { $0 as? URL }.filter { $0.pathExtension == "swift" }.sorted { $0.path < $1.path }
+    var text = ""
+    for file in files { text += try String(contentsOf: file, encoding: .utf8) }
+    let path = directory.appendingPathComponent("corpus.txt").path
+    try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+    return path
+}

@@ -57,6 +57,7 @@ final class TrainingRunTests: XCTestCase {
             func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws {}
             func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws {}
             func abort(code: Int32) -> Never { fatalError() }
+            func finalize() {}
         }
         let config = try ConfigLoader.load(path: TestPaths.config("synthetic.json"))
         XCTAssertThrowsError(try Trainer(config: config, communicator: ThreeRanks(), quiet: true)) { error in

@@ -1,0 +1,124 @@
+import XCTest
+import TestSupport
+
+/// Data parallelism with real OpenMPI processes: the built executable under `mpirun`.
+final class MultiRankTests: XCTestCase {
+    var directory: URL!
+    var corpus: String!
+
+    override func setUpWithError() throws {
+        guard MPI.mpirun != nil else {
+            throw XCTSkip("mpirun is not installed (Debian: apt-get install openmpi-bin libopenmpi-dev): multi-rank tests skipped")
+        }
+        directory = try TestPaths.temporaryDirectory()
+        corpus = try writeSourceCorpus(in: directory)
+    }
+
+    override func tearDownWithError() throws {
+        if let directory { try? FileManager.default.removeItem(at: directory) }
+    }
+
+    /// `mpirun -np N rnn-dist ARGS` (oversubscribed when N exceeds the cores).
+    func mpirun(_ ranks: Int, _ arguments: [String], timeout: TimeInterval = 120) throws -> ProcessResult {
+        let result = try runProcess(MPI.mpirun!, ["-np", String(ranks), "--oversubscribe", "--bind-to", "none",
+                                                  TestPaths.executable.path] + arguments,
+                                    environment: MPI.environment, directory: directory, timeout: timeout)
+        XCTAssertFalse(result.timedOut, "mpirun -np \(ranks) hung")
+        return result
+    }
+
+    func losses(_ metrics: String) throws -> [Int: Double] {
+        var losses: [Int: Double] = [:]
+        for line in try String(contentsOfFile: metrics, encoding: .utf8).split(separator: "\n") {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            if let loss = object["loss"] as? Double { losses[object["step"] as! Int] = loss }
+        }
+        return losses
+    }
+
+    func parameters(_ path: String) throws -> [Float] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+    }
+
+    /// SPEC §2: -np 1, 2 and 4 see the same global batches, so every logged loss agrees to
+    /// rounding (1e-4 relative) over 40 steps with the state carried, and the replicas of a
+    /// multi-rank run end bit-identical.
+    func testTwoAndFourRanksAgreeWithOneProcess() throws {
+        let arguments = { (name: String) in
+            [TestPaths.config("berkshire.json"), "--set", "data.path=\(self.corpus!)", "--set", "train.max_steps=40",
+             "--set", "log.every=1", "--set", "log.val_every=20", "--set", "log.metrics=\(name)/metrics.jsonl",
+             "--dump-parameters", name]
+        }
+        let single = try runProcess(TestPaths.executable, arguments("np1") + ["--ranks", "1"],
+                                    directory: directory, timeout: 120)
+        XCTAssertEqual(single.status, 0, single.stderr)
+        let reference = try losses(directory.appendingPathComponent("np1/metrics.jsonl").path)
+        XCTAssertEqual(reference.count, 40)
+        let referenceParameters = try parameters(directory.appendingPathComponent("np1/rank-0.f32").path)
+        for ranks in [2, 4] {
+            let name = "np\(ranks)"
+            let result = try mpirun(ranks, arguments(name))
+            XCTAssertEqual(result.status, 0, result.stderr)
+            let measured = try losses(directory.appendingPathComponent("\(name)/metrics.jsonl").path)
+            XCTAssertEqual(measured.keys.sorted(), Array(1...40))
+            for step in 1...40 {
+                let (expected, actual) = (reference[step]!, measured[step]!)
+                XCTAssertEqual(actual, expected, accuracy: 1e-4 * expected, "-np \(ranks), step \(step)")
+            }
+            let replicas = try (0..<ranks).map { try parameters(directory.appendingPathComponent("\(name)/rank-\($0).f32").path) }
+            for (rank, replica) in replicas.enumerated() {
+                XCTAssertEqual(replica.count, referenceParameters.count)
+                XCTAssertTrue(replica == replicas[0], "-np \(ranks): rank \(rank)'s parameters differ from rank 0's")
+            }
+            let worst = zip(replicas[0], referenceParameters).map { abs($0 - $1) }.max()!
+            XCTAssertLessThan(worst, 1e-3, "-np \(ranks) parameters drifted from one process's")
+        }
+    }
+
+    func testFourRanksRunTheBerkshireConfigWithOneProgressStream() throws {
+        let result = try mpirun(4, [TestPaths.config("berkshire.json"), "--set", "data.path=\(corpus!)",
+                                    "--set", "train.max_steps=30", "--set", "log.every=10", "--set", "log.metrics=null"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let lines = result.stdout.split(separator: "\n")
+        XCTAssertEqual(lines.filter { $0.hasPrefix("rnn-dist:") }.count, 1, result.stdout)
+        XCTAssertTrue(lines.first!.contains("on 4 rank(s)"), result.stdout)
+        XCTAssertEqual(lines.filter { $0.hasPrefix("step 30/30") }.count, 1, result.stdout)
+        XCTAssertEqual(lines.filter { $0.hasPrefix("step ") && $0.contains("/30 ") }.count, 3, result.stdout)
+    }
+
+    func testRanksOptionStartsMpirunItself() throws {
+        let result = try runProcess(TestPaths.executable,
+                                    [TestPaths.config("synthetic.json"), "--ranks", "2", "--set", "train.max_steps=20",
+                                     "--set", "log.metrics=null", "--set", "log.val_every=null"],
+                                    environment: MPI.environment, directory: directory, timeout: 60)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("on 2 rank(s)"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("step 20/20"), result.stdout)
+    }
+
+    func testBatchSizeNotDividingByTheRanksEndsTheJobQuickly() throws {
+        let start = Date()
+        let result = try mpirun(4, [TestPaths.config("synthetic.json"), "--set", "train.batch_size=30"], timeout: 30)
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.stderr.contains("train.batch_size 30 does not divide by the 4 ranks"), result.stderr)
+        XCTAssertEqual(result.stderr.components(separatedBy: "rnn-dist: error:").count - 1, 1, "one message: \(result.stderr)")
+        XCTAssertLessThan(Date().timeIntervalSince(start), 30)
+    }
+
+    /// Rank 1 runs in a directory without the corpus (MPMD launch, one working directory per
+    /// rank): it cannot read its shard. The job must end, non-zero, naming rank 1, within 30 s.
+    func testARankThatCannotReadItsShardEndsTheJob() throws {
+        let elsewhere = directory.appendingPathComponent("elsewhere")
+        try FileManager.default.createDirectory(at: elsewhere, withIntermediateDirectories: true)
+        let arguments = [TestPaths.config("berkshire.json"), "--set", "data.path=corpus.txt", "--set", "log.metrics=null"]
+        let start = Date()
+        let result = try runProcess(MPI.mpirun!, ["--oversubscribe", "-np", "1", "-wdir", directory.path, TestPaths.executable.path]
+                                    + arguments + [":", "-np", "1", "-wdir", elsewhere.path, TestPaths.executable.path] + arguments,
+                                    environment: MPI.environment, timeout: 30)
+        XCTAssertFalse(result.timedOut, "the job hung")
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.stderr.contains("rnn-dist: error: rank 1: corpus.txt: corpus not found"), result.stderr)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 30)
+    }
+}
