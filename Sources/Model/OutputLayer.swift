@@ -24,11 +24,8 @@ public struct OutputLayer<S: KernelScalar>: Sendable {
     @inlinable
     public func forward(_ batch: TokenBatch, parameters: FlatBuffer<S>, work: Workspace<S>,
                         gradient: Bool, threads: Int) -> Double {
-        let (N, H, V) = (batch.steps * batch.rows, hidden, vocabulary)
-        let hiddenStates = work.states.base + batch.rows * H   // (T·B, H)
-        gemm(m: N, n: V, k: H, a: hiddenStates, lda: H, b: parameters.view(weight), ldb: H,
-             transposeB: true, c: work.logits.base, ldc: V, accumulate: false, threads: threads)
-        addToEveryRow(work.logits.base, rows: N, columns: V, vector: parameters.view(bias))
+        let (N, V) = (batch.steps * batch.rows, vocabulary)
+        computeLogits(positions: N, rows: batch.rows, parameters: parameters, work: work, threads: threads)
         let logits = SendablePointer(work.logits.base)
         let rowLoss = SendablePointer(work.rowLoss.base)
         batch.targets.withUnsafeBufferPointer { (targets: UnsafeBufferPointer<Int32>) -> Void in
@@ -48,6 +45,17 @@ public struct OutputLayer<S: KernelScalar>: Sendable {
         var loss = 0.0
         for p in 0..<N { loss += work.rowLoss.base[p] }
         return loss
+    }
+
+    /// θ = h · Uᵀ + b2 for the first `positions` hidden states after the carried one
+    /// (`work.states[rows...]`), into `work.logits` (positions, V).
+    @inlinable
+    public func computeLogits(positions N: Int, rows: Int, parameters: FlatBuffer<S>, work: Workspace<S>, threads: Int) {
+        let (H, V) = (hidden, vocabulary)
+        let hiddenStates = work.states.base + rows * H   // (N, H)
+        gemm(m: N, n: V, k: H, a: hiddenStates, lda: H, b: parameters.view(weight), ldb: H,
+             transposeB: true, c: work.logits.base, ldc: V, accumulate: false, threads: threads)
+        addToEveryRow(work.logits.base, rows: N, columns: V, vector: parameters.view(bias))
     }
 
     /// Adds dU = dθᵀ h and db2 = Σ dθ to `gradients`; writes ∂loss/∂h_t = dθ · U into

@@ -29,8 +29,8 @@ extension Communicator {
 
     /// Runs `body` on rank 0 only and hands its result to every rank (two broadcasts: the
     /// length, then the values). A failure on rank 0 ends the step on every rank.
-    public func fromRoot(_ body: () throws -> [UInt64]) throws -> [UInt64] {
-        var outcome: Result<[UInt64], Error> = .success([])
+    public func fromRoot<T: BitwiseCopyable>(_ body: () throws -> [T]) throws -> [T] {
+        var outcome: Result<[T], Error> = .success([])
         if rank == 0 { outcome = Result { try body() } }
         var header: [UInt64] = [0, 0, 0]   // failed, count, input error
         if rank == 0 {
@@ -47,7 +47,11 @@ extension Communicator {
             silent.isSilent = true
             throw silent
         }
-        var values = rank == 0 ? try outcome.get() : [UInt64](repeating: 0, count: Int(header[1]))
+        var values = rank == 0 ? try outcome.get()
+            : [T](unsafeUninitializedCapacity: Int(header[1])) { buffer, count in
+                UnsafeMutableRawBufferPointer(buffer).initializeMemory(as: UInt8.self, repeating: 0)
+                count = buffer.count
+            }
         try values.withUnsafeMutableBytes { try broadcast($0, root: 0) }
         return values
     }

@@ -33,6 +33,8 @@ public struct Config: Sendable, Equatable {
         public var seed = 1
         public var threads: Int?
         public var syncCheckEvery = 200
+        public var maxBadSteps = 3
+        public var stallTimeout = 600.0
     }
     public struct Checkpoint: Sendable, Equatable {
         public var dir = "checkpoints"
@@ -53,6 +55,8 @@ public struct Config: Sendable, Equatable {
 
     /// Where the config came from, for messages.
     public var source = "<defaults>"
+    /// The document it was read from, overrides applied: what a checkpoint records.
+    public var document: JSONValue = .object([:])
     public var data = Data()
     public var model = ModelSection()
     public var train = Train()

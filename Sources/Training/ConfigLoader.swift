@@ -54,6 +54,7 @@ public enum ConfigLoader {
 
         var config = Config()
         config.source = source
+        config.document = .object(root)
         config.checkpoint.dir = "checkpoints/\(name)"
         config.log.metrics = "runs/\(name)/metrics.jsonl"
 
@@ -90,6 +91,8 @@ public enum ConfigLoader {
         try train.int("seed", &config.train.seed, atLeast: 0)
         try train.optionalInt("threads", &config.train.threads, atLeast: 1)
         try train.int("sync_check_every", &config.train.syncCheckEvery, atLeast: 1)
+        try train.int("max_bad_steps", &config.train.maxBadSteps, atLeast: 1)
+        try train.double("stall_timeout", &config.train.stallTimeout, "a number of seconds > 0") { $0 > 0 }
         try train.finish()
         if config.train.bpttTruncate != nil {
             throw RNNDistError.input("\(source): train.bptt_truncate is not supported yet; leave it null (full BPTT over seq_length)")

@@ -3,7 +3,7 @@ import Kernels
 import Model
 import Distributed
 
-/// FNV-1a, 64 bit: a checksum of the parameters' bytes.
+/// FNV-1a, 64 bit: a checksum of bytes (checkpoints, replica comparison).
 func fnv1a(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
     var hash: UInt64 = 0xCBF2_9CE4_8422_2325
     for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
@@ -19,13 +19,21 @@ public struct TrainingSummary: Sendable {
     public var validationLoss: Double?
     public var tokensPerSecond: Double
     public var parameters: [Float]
+    /// The run ended early on a stop signal (after checkpointing).
+    public var stoppedBySignal: Bool
+}
+
+/// Where the next step's data comes from: chunk `chunk` of epoch `epoch` (1-based).
+struct DataCursor: Equatable {
+    var epoch = 1
+    var chunk = 0
 }
 
 /// The data-parallel training loop (SPEC §3). Every step, on every rank:
 /// forward and backward on the local rows → local gradient sums, loss sum, token count and a
 /// stop flag in one flat buffer → one allreduce(SUM) → divide by the global sequence count →
 /// clip → Adagrad. Every rank applies the same update to the same parameters, so the replicas
-/// stay identical. Rank 0 alone prints and writes metrics.
+/// stay identical. Rank 0 alone prints, writes metrics, samples and checkpoints.
 public final class Trainer {
     public let config: Config
     public let communicator: Communicator
@@ -40,14 +48,31 @@ public final class Trainer {
     let optimizer: Adagrad<Float>
     let state: FlatBuffer<Float>     // (B_local, H) carried hidden state
     let work: Workspace<Float>
+    let store: CheckpointStore
     let quiet: Bool
     let interactive: Bool
+    let samplePrime: [Int32]
+
+    // Where the run stands: restored from a checkpoint on resume.
+    var step = 0
+    var cursor = DataCursor()
+    var random: RandomSource
+    var interval = Interval()
+    var lastValidationLoss: Double?
+    var bestValidationLoss: Double?
+
+    struct Interval {
+        var nats = 0.0, tokens = 0.0, steps = 0, communication = 0.0
+    }
 
     var isLeader: Bool { communicator.rank == 0 }
 
+    /// `resume`: nil for a fresh run, "auto" for the newest valid checkpoint in checkpoint.dir
+    /// (a fresh run when there is none), or a checkpoint file (or a directory: its newest).
     /// `interactive`: standard output is a terminal a person watches (a live progress line);
-    /// otherwise plain lines for a log. `quiet`: no output and no metrics file (tests).
-    public init(config: Config, communicator: Communicator, quiet: Bool = false, interactive: Bool = false) throws {
+    /// otherwise plain lines for a log. `quiet`: no output, metrics or checkpoints (tests).
+    public init(config: Config, communicator: Communicator, resume: String? = nil,
+                quiet: Bool = false, interactive: Bool = false) throws {
         let (B, ranks) = (config.train.batchSize, communicator.size)
         try communicator.agree {
             guard B % ranks == 0 else {
@@ -63,22 +88,27 @@ public final class Trainer {
                                activation: config.model.activation)
         model = LanguageModel(shape: shape)
         threads = config.train.threads ?? defaultThreadCount(ranksOnNode: communicator.ranksOnNode)
-        let T = config.train.seqLength
-        let layout = data.trainLayout
-
         parameters = FlatBuffer(count: model.layout.count)
         model.initialize(parameters, seed: UInt64(config.train.seed))
         reduction = FlatBuffer(count: model.layout.count + 3)
         optimizer = Adagrad(parameterCount: model.layout.count, learningRate: Float(config.train.lr), epsilon: 1e-8)
-        state = FlatBuffer(count: layout.rows.count * shape.hidden)
-        work = model.makeWorkspace(steps: T, rows: layout.rows.count)
+        state = FlatBuffer(count: data.trainLayout.rows.count * shape.hidden)
+        work = model.makeWorkspace(steps: config.train.seqLength, rows: data.trainLayout.rows.count)
+        store = CheckpointStore(directory: config.checkpoint.dir, keep: config.checkpoint.keep)
+        random = RandomSource(seed: UInt64(config.train.seed) &+ 0x5A3D_1E)
+        let vocabulary = data.vocabulary
+        samplePrime = try communicator.agree {
+            let prime = config.sample.prime.isEmpty ? [0] : try vocabulary.encode(config.sample.prime).get()
+            return prime
+        }
+        if let resume { try restore(from: resume) }
     }
 
     public var totalSteps: Int {
         min(config.train.maxSteps ?? .max, config.train.epochs * layout.stepsPerEpoch)
     }
 
-    /// Trains to the end and returns the summary (on every rank).
+    /// Trains to the end (or to a stop signal) and returns the summary, on every rank.
     public func run() throws -> TrainingSummary {
         let progress = Progress(totalSteps: totalSteps, isTerminal: interactive)
         let metrics = try communicator.agree { try isLeader && !quiet ? config.log.metrics.map(MetricsLog.init(path:)) : nil }
@@ -87,6 +117,9 @@ public final class Trainer {
         if data.validationLayout == nil {
             say("note: the validation split (\(data.validationTokenCount) tokens) is smaller than one batch; validation is skipped")
         }
+        let watchdog = Watchdog(timeout: config.train.stallTimeout, rank: communicator.rank)
+        watchdog.start()
+        defer { watchdog.stop() }
 
         let n = model.layout.count
         let (B, T) = (config.train.batchSize, config.train.seqLength)
@@ -94,76 +127,116 @@ public final class Trainer {
         var batch = layout.makeBatch(masked: data.train.scoredTargets != nil)
         let start = Date()
         var intervalStart = start
-        var interval = (nats: 0.0, tokens: 0.0, steps: 0, communication: 0.0)
-        var summary = TrainingSummary(steps: 0, trainLoss: .nan, validationLoss: nil, tokensPerSecond: 0, parameters: [])
-        var step = 0
+        var summary = TrainingSummary(steps: step, trainLoss: .nan, validationLoss: lastValidationLoss,
+                                      tokensPerSecond: 0, parameters: [], stoppedBySignal: false)
+        var badSteps = 0
+        var lastCheckpoint = step  // 0: none yet
+        if step >= totalSteps { say("nothing to train: step \(step) already reached the end (\(totalSteps) steps)") }
 
-        training: for epoch in 1...config.train.epochs {
-            state.zero()
-            for chunk in 0..<layout.stepsPerEpoch {
-                if step == totalSteps { break training }
-                layout.fill(&batch, step: chunk, from: data.train)
-                if !config.train.carryState { state.zero() }
-                reduction.zero()
-                let local = model.run(batch, parameters: parameters, state: state, gradients: reduction,
-                                      work: work, threads: threads)
-                reduction[n] = Float(local.nats)
-                reduction[n + 1] = Float(local.tokens)
-                let communicationStart = Date()
-                try reduction.withUnsafeMutableBufferPointer { try communicator.allreduceSum($0) }
-                interval.communication += Date().timeIntervalSince(communicationStart)
-                step += 1
+        while step < totalSteps {
+            if cursor.chunk == 0 || !config.train.carryState { state.zero() }
+            layout.fill(&batch, step: cursor.chunk, from: data.train)
+            reduction.zero()
+            let local = model.run(batch, parameters: parameters, state: state, gradients: reduction,
+                                  work: work, threads: threads)
+            reduction[n] = Float(local.nats)
+            reduction[n + 1] = Float(local.tokens)
+            reduction[n + 2] = StopSignals.isRequested ? 1 : 0
+            let communicationStart = Date()
+            try reduction.withUnsafeMutableBufferPointer { try communicator.allreduceSum($0) }
+            interval.communication += Date().timeIntervalSince(communicationStart)
+            step += 1
+            let epoch = cursor.epoch
+            cursor.chunk += 1
+            if cursor.chunk == layout.stepsPerEpoch { cursor = DataCursor(epoch: cursor.epoch + 1, chunk: 0) }
+            watchdog.beat()
 
-                let (nats, tokens) = (Double(reduction[n]), Double(reduction[n + 1]))
-                scale(reduction.base, count: n, by: 1 / Float(B))
-                let gradientNorm = clipping.apply(reduction.base, count: n)
-                guard nats.isFinite, gradientNorm.isFinite else {
-                    // Every rank sees the same reduced numbers, so every rank stops here.
-                    throw RNNDistError.runtime("step \(step): the \(nats.isFinite ? "gradient" : "loss") is not finite (NaN or Inf); stopped before updating the parameters. Try a smaller train.lr or clipping")
+            let (nats, tokens) = (Double(reduction[n]), Double(reduction[n + 1]))
+            let stopRequested = reduction[n + 2] > 0
+            scale(reduction.base, count: n, by: 1 / Float(B))
+            let gradientNorm = clipping.apply(reduction.base, count: n)
+            guard nats.isFinite, gradientNorm.isFinite else {
+                // Every rank sees the same reduced numbers, so every rank decides alike.
+                badSteps += 1
+                let what = nats.isFinite ? "gradient" : "loss"
+                guard badSteps < config.train.maxBadSteps else {
+                    let kept = lastCheckpoint > 0 ? "the last checkpoint (step \(lastCheckpoint)) is untouched" : "no checkpoint was written"
+                    throw RNNDistError.runtime("step \(step): the \(what) is not finite (NaN or Inf), \(badSteps) steps in a row (train.max_bad_steps); stopped, \(kept). Try a smaller train.lr or clipping")
                         .agreed(rank: communicator.rank)
                 }
-                optimizer.update(parameters, gradients: reduction)
+                say("step \(step): the \(what) is not finite (NaN or Inf); update skipped (\(badSteps) of \(config.train.maxBadSteps) allowed in a row)")
+                state.zero()  // the carried state may hold the NaN
+                continue
+            }
+            badSteps = 0
+            optimizer.update(parameters, gradients: reduction)
 
-                interval.nats += nats
-                interval.tokens += tokens
-                interval.steps += 1
-                let now = Date()
-                let elapsed = now.timeIntervalSince(start)
-                let rate = Double(interval.steps * B * T) / max(now.timeIntervalSince(intervalStart), 1e-9)
-                if isLeader && !quiet {
-                    progress.update(step: step, epoch: epoch, loss: interval.nats / max(interval.tokens, 1),
-                                    tokensPerSecond: rate, elapsed: elapsed)
+            interval.nats += nats
+            interval.tokens += tokens
+            interval.steps += 1
+            let now = Date()
+            let elapsed = now.timeIntervalSince(start)
+            let rate = Double(interval.steps * B * T) / max(now.timeIntervalSince(intervalStart), 1e-9)
+            if isLeader && !quiet {
+                progress.update(step: step, epoch: epoch, loss: interval.nats / max(interval.tokens, 1),
+                                tokensPerSecond: rate, elapsed: elapsed)
+            }
+            let last = step == totalSteps
+            if step % config.log.every == 0 || last || stopRequested {
+                let loss = interval.nats / max(interval.tokens, 1)
+                metrics?.write(["step": Double(step), "epoch": Double(epoch), "loss": loss, "bpc": loss / M_LN2,
+                                "lr": config.train.lr, "grad_norm": gradientNorm, "tokens_per_s": rate,
+                                "elapsed_s": elapsed, "comm_s": interval.communication / Double(interval.steps)])
+                if !progress.isTerminal || last {
+                    say("step \(step)/\(totalSteps) epoch \(epoch) loss \(format(loss, 4)) bpc \(format(loss / M_LN2, 3)) grad_norm \(format(gradientNorm, 3)) \(Progress.rate(rate)) elapsed \(Progress.duration(elapsed))")
                 }
-                let last = step == totalSteps
-                if step % config.log.every == 0 || last {
-                    let loss = interval.nats / max(interval.tokens, 1)
-                    metrics?.write(["step": Double(step), "epoch": Double(epoch), "loss": loss, "bpc": loss / M_LN2,
-                                    "lr": config.train.lr, "grad_norm": gradientNorm, "tokens_per_s": rate,
-                                    "elapsed_s": elapsed, "comm_s": interval.communication / Double(interval.steps)])
-                    if !progress.isTerminal || last {
-                        say("step \(step)/\(totalSteps) epoch \(epoch) loss \(format(loss, 4)) bpc \(format(loss / M_LN2, 3)) grad_norm \(format(gradientNorm, 3)) \(Progress.rate(rate)) elapsed \(Progress.duration(elapsed))")
-                    }
-                    summary.trainLoss = loss
-                    summary.tokensPerSecond = rate
-                    interval = (0, 0, 0, 0)
-                    intervalStart = Date()
-                }
-                if communicator.size > 1, step % config.train.syncCheckEvery == 0 || last {
-                    try checkReplicasAgree(step: step)
-                }
-                if let every = config.log.valEvery, step % every == 0 || last, let validation = try validate() {
-                    metrics?.write(["step": Double(step), "val_loss": validation, "val_bpc": validation / M_LN2,
-                                    "val_perplexity": Foundation.exp(validation)])
-                    say("step \(step) validation loss \(format(validation, 4)) bpc \(format(validation / M_LN2, 3)) perplexity \(format(Foundation.exp(validation), 2))")
-                    summary.validationLoss = validation
-                    intervalStart = Date()  // validation time is not training throughput
-                }
+                summary.trainLoss = loss
+                summary.tokensPerSecond = rate
+                interval = Interval()
+                intervalStart = Date()
+            }
+            if communicator.size > 1, step % config.train.syncCheckEvery == 0 || last {
+                try checkReplicasAgree()
+            }
+            var improved = false
+            if let every = config.log.valEvery, step % every == 0 || last, let validation = try validate() {
+                metrics?.write(["step": Double(step), "val_loss": validation, "val_bpc": validation / M_LN2,
+                                "val_perplexity": Foundation.exp(validation)])
+                say("step \(step) validation loss \(format(validation, 4)) bpc \(format(validation / M_LN2, 3)) perplexity \(format(Foundation.exp(validation), 2))")
+                improved = validation < (bestValidationLoss ?? .infinity)
+                if improved { bestValidationLoss = validation }
+                lastValidationLoss = validation
+                summary.validationLoss = validation
+                drawLossPlot()
+                intervalStart = Date()  // validation time is not training throughput
+            }
+            if isLeader && !quiet && step % config.sample.every == 0 {
+                say("sample at step \(step):\n\(sample(length: config.sample.length))\n")
+            }
+            if step % config.checkpoint.every == 0 || last || stopRequested {
+                try writeCheckpoint(isBest: improved, say: say)
+                lastCheckpoint = step
+            }
+            if stopRequested {
+                say("stopped on request at step \(step) (\(StopSignals.isRequested ? StopSignals.name : "another rank's signal")); resume with --resume auto")
+                summary.stoppedBySignal = true
+                break
             }
         }
         if isLeader && !quiet { progress.finish() }
+        drawLossPlot()
         summary.steps = step
         summary.parameters = parameters.array
         return summary
+    }
+
+    /// Redraws the loss curves beside the metrics file (rank 0). A picture that cannot be
+    /// written is not worth stopping a run for: it is only mentioned.
+    func drawLossPlot() {
+        guard isLeader, !quiet, let metrics = config.log.metrics else { return }
+        do { try LossPlot.write(metrics: metrics, to: LossPlot.defaultOutput(for: metrics)) } catch {
+            FileHandle.standardError.write(Data("rnn-dist: note: no loss plot: \(error)\n".utf8))
+        }
     }
 
     /// Mean loss (nats per character) over the whole validation split, every rank evaluating
@@ -184,10 +257,18 @@ public final class Trainer {
         return Double(sums[0]) / Double(max(sums[1], 1))
     }
 
+    /// Text from the current model, primed with `sample.prime` (rank 0's random stream).
+    func sample(length: Int) -> String {
+        let sampler = Sampler(model: model, parameters: parameters)
+        let tokens = sampler.generate(prime: samplePrime, length: length, temperature: config.sample.temperature,
+                                      topK: nil, greedy: false, random: &random)
+        return data.vocabulary.decode((config.sample.prime.isEmpty ? [] : samplePrime) + tokens)
+    }
+
     /// Every rank applies the same update to the same parameters, so the replicas must stay
     /// bit-identical. Rank 0 broadcasts a checksum of its parameters; any rank whose own
     /// differs flags it in an allreduce, and every rank stops with the same error.
-    func checkReplicasAgree(step: Int) throws {
+    func checkReplicasAgree() throws {
         var checksum: [UInt64] = [parameters.withUnsafeMutableBufferPointer { fnv1a(UnsafeRawBufferPointer($0)) }]
         let mine = checksum[0]
         try checksum.withUnsafeMutableBytes { try communicator.broadcast($0, root: 0) }
@@ -201,6 +282,7 @@ public final class Trainer {
 
     var header: String {
         let m = config.model
-        return "rnn-dist: \(data.description): \(data.trainTokenCount) training + \(data.validationTokenCount) validation tokens, V = \(data.vocabulary.count) | \(m.cell) \(m.activation.rawValue) H = \(m.hiddenSize), \(model.layout.count) parameters | batch \(config.train.batchSize) × \(config.train.seqLength) on \(communicator.size) rank(s) × \(threads) thread(s) | \(layout.stepsPerEpoch) steps/epoch, \(totalSteps) steps"
+        let resumed = step > 0 ? " | resumed at step \(step)" : ""
+        return "rnn-dist: \(data.description): \(data.trainTokenCount) training + \(data.validationTokenCount) validation tokens, V = \(data.vocabulary.count) | \(m.cell) \(m.activation.rawValue) H = \(m.hiddenSize), \(model.layout.count) parameters | batch \(config.train.batchSize) × \(config.train.seqLength) on \(communicator.size) rank(s) × \(threads) thread(s) | \(layout.stepsPerEpoch) steps/epoch, \(totalSteps) steps\(resumed)"
     }
 }

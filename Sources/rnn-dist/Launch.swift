@@ -2,6 +2,9 @@ import Foundation
 import Distributed
 import Training
 
+/// The mpirun that `runUnderMPIRun` started, for its signal handlers.
+nonisolated(unsafe) private var launchedJob: pid_t = 0
+
 /// How this process was started, and what that means for the job.
 enum Launch {
     /// Started by mpirun, srun or another MPI launcher: the rank count comes from MPI.
@@ -10,12 +13,17 @@ enum Launch {
         return ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"].contains { environment[$0] != nil }
     }
 
-    /// Replaces this process by `mpirun -np N` running this same executable with the same
-    /// arguments, so `rnn-dist --ranks 4 CONFIG` needs no launcher command. Adds
+    /// Runs `mpirun -np N` on this same executable with the same arguments, so
+    /// `rnn-dist --ranks 4 CONFIG` needs no launcher command, and exits with its status. Adds
     /// `--oversubscribe` when N exceeds the cores (OpenMPI refuses otherwise), the run-as-root
     /// flag when root (OpenMPI refuses root otherwise), and `--bind-to none` so each rank's
     /// threads may use the cores it is given.
-    static func execMPIRun(ranks: Int, arguments: [String]) throws -> Never {
+    ///
+    /// mpirun answers SIGTERM and SIGINT by killing the job a few seconds later and exiting
+    /// non-zero, but forwards SIGUSR1 untouched. So mpirun runs in a process group of its own
+    /// (a terminal's Ctrl-C reaches only this process) and a stop signal sent here reaches the
+    /// ranks as SIGUSR1: they agree to stop, checkpoint, and the job exits 0.
+    static func runUnderMPIRun(ranks: Int, arguments: [String]) throws -> Never {
         guard let mpirun = findExecutable("mpirun") else {
             throw RNNDistError.input("--ranks \(ranks) starts mpirun, which is not installed (Debian: apt-get install -y openmpi-bin libopenmpi-dev); or use --ranks 1")
         }
@@ -24,9 +32,25 @@ enum Launch {
         if ranks > ProcessInfo.processInfo.activeProcessorCount { command.append("--oversubscribe") }
         if geteuid() == 0 { command.append("--allow-run-as-root") }
         command += [me] + arguments
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        posix_spawnattr_setpgroup(&attributes, 0)
         let argv = command.map { strdup($0) } + [nil]
-        execv(mpirun, argv)
-        throw RNNDistError.runtime("could not start \(mpirun): \(String(cString: strerror(errno)))")
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, mpirun, nil, &attributes, argv, environ)
+        guard spawned == 0 else {
+            throw RNNDistError.runtime("could not start \(mpirun): \(String(cString: strerror(spawned)))")
+        }
+        launchedJob = pid
+        for signalNumber in [SIGTERM, SIGINT, SIGUSR1] {
+            signal(signalNumber) { _ in kill(launchedJob, SIGUSR1) }
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let signalled = status & 0x7F
+        exit(signalled == 0 ? (status >> 8) & 0xFF : 128 + signalled)
     }
 
     static func findExecutable(_ name: String) -> String? {

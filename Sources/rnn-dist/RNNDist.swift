@@ -13,8 +13,9 @@ struct RNNDist: ParsableCommand {
             Examples:
               rnn-dist configs/shakespeare.json --ranks 1
               rnn-dist configs/berkshire.json --set train.max_steps=300 --set model.activation=tanh
+              rnn-dist sample --checkpoint checkpoints/berkshire/latest --length 500 --temperature 0.8
             """,
-        subcommands: [Train.self],
+        subcommands: [Train.self, Sample.self, Predict.self, Eval.self, Plot.self],
         defaultSubcommand: Train.self)
 
     /// Runs the command, turning every failure into one line on standard error and the exit
@@ -54,6 +55,10 @@ struct Train: ParsableCommand {
                                                         valueName: "section.key=value"))
     var overrides: [String] = []
 
+    @Option(help: ArgumentHelp("Continue from a checkpoint: 'auto' (the newest valid one in checkpoint.dir, or a fresh start when there is none), a checkpoint file, or a directory (its newest valid checkpoint).",
+                               valueName: "auto|PATH"))
+    var resume: String?
+
     @Option(help: .hidden)
     var dumpParameters: String?
 
@@ -66,7 +71,7 @@ struct Train: ParsableCommand {
             let communicator = try MPICommunicator()
             Launch.runJob(on: communicator) { try train(on: communicator) }
         } else if let ranks, ranks > 1 {
-            try Launch.execMPIRun(ranks: ranks, arguments: Array(CommandLine.arguments.dropFirst()))
+            try Launch.runUnderMPIRun(ranks: ranks, arguments: Array(CommandLine.arguments.dropFirst()))
         } else {
             Launch.runJob(on: SingleProcess()) { try train(on: SingleProcess()) }
         }
@@ -81,7 +86,8 @@ struct Train: ParsableCommand {
         }
         // Under mpirun a rank's stdout is a pseudo-terminal even in a batch job: plain lines there.
         let interactive = isatty(STDOUT_FILENO) == 1 && !Launch.isUnderMPILauncher
-        let trainer = try Trainer(config: config, communicator: communicator, interactive: interactive)
+        StopSignals.install()
+        let trainer = try Trainer(config: config, communicator: communicator, resume: resume, interactive: interactive)
         let summary = try trainer.run()
         if let directory = dumpParameters {
             try writeParameters(summary.parameters, to: "\(directory)/rank-\(communicator.rank).f32")

@@ -8,39 +8,68 @@ public struct ProcessResult {
     public var timedOut: Bool
 }
 
+/// A child process whose output goes to temporary files, for tests that signal it mid-run.
+public final class RunningProcess {
+    public let process = Process()
+    let outURL: URL
+    let errURL: URL
+
+    public init(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil,
+                directory: URL? = nil) throws {
+        process.executableURL = executable
+        process.arguments = arguments
+        if let environment {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
+        if let directory { process.currentDirectoryURL = directory }
+        outURL = FileManager.default.temporaryDirectory.appendingPathComponent("rnn-dist-out-\(UUID().uuidString)")
+        errURL = FileManager.default.temporaryDirectory.appendingPathComponent("rnn-dist-err-\(UUID().uuidString)")
+        FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: outURL)
+        process.standardError = try FileHandle(forWritingTo: errURL)
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning { process.terminate() }
+        try? FileManager.default.removeItem(at: outURL)
+        try? FileManager.default.removeItem(at: errURL)
+    }
+
+    public var stdout: String { (try? String(contentsOf: outURL, encoding: .utf8)) ?? "" }
+
+    /// Waits until `condition` holds for the output so far (true) or `timeout` passes (false).
+    public func waitForOutput(timeout: TimeInterval, until condition: (String) -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if condition(stdout) { return true }
+            usleep(20_000)
+        }
+        return false
+    }
+
+    public func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+
+    /// Waits for the exit (killing the process after `timeout`) and collects the output.
+    public func finish(timeout: TimeInterval) -> ProcessResult {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        let timedOut = process.isRunning
+        if timedOut {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        return ProcessResult(status: process.terminationStatus, stdout: stdout,
+                             stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "", timedOut: timedOut)
+    }
+}
+
 /// Runs an executable with a timeout (a hang is a failure, never a stuck test run) and
 /// collects its output.
 public func runProcess(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil,
                        directory: URL? = nil, timeout: TimeInterval = 120) throws -> ProcessResult {
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
-    if let environment {
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    }
-    if let directory { process.currentDirectoryURL = directory }
-    let outURL = FileManager.default.temporaryDirectory.appendingPathComponent("rnn-dist-out-\(UUID().uuidString)")
-    let errURL = FileManager.default.temporaryDirectory.appendingPathComponent("rnn-dist-err-\(UUID().uuidString)")
-    FileManager.default.createFile(atPath: outURL.path, contents: nil)
-    FileManager.default.createFile(atPath: errURL.path, contents: nil)
-    defer {
-        try? FileManager.default.removeItem(at: outURL)
-        try? FileManager.default.removeItem(at: errURL)
-    }
-    process.standardOutput = try FileHandle(forWritingTo: outURL)
-    process.standardError = try FileHandle(forWritingTo: errURL)
-    try process.run()
-    let deadline = Date().addingTimeInterval(timeout)
-    while process.isRunning && Date() < deadline { usleep(20_000) }
-    let timedOut = process.isRunning
-    if timedOut {
-        process.terminate()
-        process.waitUntilExit()
-    }
-    return ProcessResult(status: process.terminationStatus,
-                         stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
-                         stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "",
-                         timedOut: timedOut)
+    try RunningProcess(executable, arguments, environment: environment, directory: directory).finish(timeout: timeout)
 }
 
 /// Where things are, seen from a test.
