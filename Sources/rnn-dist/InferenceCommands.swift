@@ -81,14 +81,7 @@ struct Eval: ParsableCommand {
     var overrides: [String] = []
 
     func run() throws {
-        if Launch.isUnderMPILauncher {
-            let communicator = try MPICommunicator()
-            Launch.runJob(on: communicator) { try evaluate(on: communicator) }
-        } else if let ranks, ranks > 1 {
-            try Launch.runUnderMPIRun(ranks: ranks, arguments: Array(CommandLine.arguments.dropFirst()))
-        } else {
-            Launch.runJob(on: SingleProcess()) { try evaluate(on: SingleProcess()) }
-        }
+        try Launch.run(ranks: ranks) { try evaluate(on: $0) }
     }
 
     func evaluate(on communicator: Communicator) throws {

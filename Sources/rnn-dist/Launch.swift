@@ -53,6 +53,27 @@ enum Launch {
         exit(signalled == 0 ? (status >> 8) & 0xFF : 128 + signalled)
     }
 
+    /// Runs `body` on the ranks of this job: under a launcher on MPI's ranks, with `ranks` > 1
+    /// on the ranks of an mpirun this starts, else in this process alone. A rank count asked
+    /// for that differs from the launcher's is an input error.
+    static func run(ranks: Int?, _ body: (Communicator) throws -> Void) throws -> Never {
+        if isUnderMPILauncher {
+            let communicator = try MPICommunicator()
+            runJob(on: communicator) {
+                try communicator.agree {
+                    if let ranks, ranks != communicator.size {
+                        throw RNNDistError.input("--ranks \(ranks), but the launcher started \(communicator.size) ranks")
+                    }
+                }
+                try body(communicator)
+            }
+        } else if let ranks, ranks > 1 {
+            try runUnderMPIRun(ranks: ranks, arguments: Array(CommandLine.arguments.dropFirst()))
+        } else {
+            runJob(on: SingleProcess()) { try body(SingleProcess()) }
+        }
+    }
+
     static func findExecutable(_ name: String) -> String? {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         return path.split(separator: ":").map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }

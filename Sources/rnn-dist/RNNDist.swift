@@ -67,23 +67,11 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        if Launch.isUnderMPILauncher {
-            let communicator = try MPICommunicator()
-            Launch.runJob(on: communicator) { try train(on: communicator) }
-        } else if let ranks, ranks > 1 {
-            try Launch.runUnderMPIRun(ranks: ranks, arguments: Array(CommandLine.arguments.dropFirst()))
-        } else {
-            Launch.runJob(on: SingleProcess()) { try train(on: SingleProcess()) }
-        }
+        try Launch.run(ranks: ranks) { try train(on: $0) }
     }
 
     func train(on communicator: Communicator) throws {
-        let config = try communicator.agree {
-            if let ranks, ranks != communicator.size {
-                throw RNNDistError.input("--ranks \(ranks), but the launcher started \(communicator.size) ranks")
-            }
-            return try ConfigLoader.load(path: self.config, overrides: overrides)
-        }
+        let config = try communicator.agree { try ConfigLoader.load(path: self.config, overrides: overrides) }
         // Under mpirun a rank's stdout is a pseudo-terminal even in a batch job: plain lines there.
         let interactive = isatty(STDOUT_FILENO) == 1 && !Launch.isUnderMPILauncher
         StopSignals.install()

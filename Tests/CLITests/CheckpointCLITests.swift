@@ -27,18 +27,6 @@ final class CheckpointCLITests: XCTestCase {
          "--set", "log.metrics=\(name)/metrics.jsonl", "--set", "sample.every=15", "--set", "sample.length=20"] + extra
     }
 
-    /// The metrics lines without the timing fields, which differ from run to run.
-    func lossLines(_ paths: String...) throws -> [String] {
-        try paths.flatMap { path in
-            try String(contentsOfFile: directory.appendingPathComponent(path).path, encoding: .utf8)
-                .split(separator: "\n").map { line -> String in
-                    var object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
-                    for key in ["tokens_per_s", "elapsed_s", "comm_s"] { object[key] = nil }
-                    return String(decoding: try JSONSerialization.data(withJSONObject: object, options: .sortedKeys), as: UTF8.self)
-                }
-        }
-    }
-
     func testInterruptedAndResumedRunEqualsAnUninterruptedOne() throws {
         let straight = try rnnDist(training("straight", ["--set", "train.max_steps=40", "--dump-parameters", "straight"]))
         XCTAssertEqual(straight.status, 0, straight.stderr)
@@ -49,7 +37,7 @@ final class CheckpointCLITests: XCTestCase {
         let second = try rnnDist(training("split", ["--set", "train.max_steps=40", "--resume", "auto", "--dump-parameters", "split"]))
         XCTAssertEqual(second.status, 0, second.stderr)
         XCTAssertTrue(second.stdout.contains("resuming from split/ckpt/ckpt-00000020.rnnd (step 20"), second.stdout)
-        XCTAssertEqual(try lossLines("split/first.jsonl", "split/metrics.jsonl"), try lossLines("straight/metrics.jsonl"))
+        XCTAssertEqual(try lossLines(in: directory, "split/first.jsonl", "split/metrics.jsonl"), try lossLines(in: directory, "straight/metrics.jsonl"))
         let a = try Data(contentsOf: directory.appendingPathComponent("straight/rank-0.f32"))
         let b = try Data(contentsOf: directory.appendingPathComponent("split/rank-0.f32"))
         XCTAssertEqual(a, b, "final parameters must be bit-identical")
@@ -179,7 +167,7 @@ final class CheckpointCLITests: XCTestCase {
         let evaluation = try rnnDist(["eval", TestPaths.config("berkshire.json"), "--set", "data.path=\(corpus!)",
                                       "--checkpoint", checkpoint])
         XCTAssertEqual(evaluation.status, 0, evaluation.stderr)
-        let lastValidation = try XCTUnwrap(try lossLines("model/metrics.jsonl").last { $0.contains("val_loss") })
+        let lastValidation = try XCTUnwrap(try lossLines(in: directory, "model/metrics.jsonl").last { $0.contains("val_loss") })
         let object = try JSONSerialization.jsonObject(with: Data(lastValidation.utf8)) as! [String: Any]
         let reported = Double(evaluation.stdout.components(separatedBy: "validation loss ")[1].split(separator: " ")[0])!
         XCTAssertEqual(reported, object["val_loss"] as! Double, accuracy: 1e-6)

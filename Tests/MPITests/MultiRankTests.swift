@@ -2,31 +2,7 @@ import XCTest
 import TestSupport
 
 /// Data parallelism with real OpenMPI processes: the built executable under `mpirun`.
-final class MultiRankTests: XCTestCase {
-    var directory: URL!
-    var corpus: String!
-
-    override func setUpWithError() throws {
-        guard MPI.mpirun != nil else {
-            throw XCTSkip("mpirun is not installed (Debian: apt-get install openmpi-bin libopenmpi-dev): multi-rank tests skipped")
-        }
-        directory = try TestPaths.temporaryDirectory()
-        corpus = try writeSourceCorpus(in: directory)
-    }
-
-    override func tearDownWithError() throws {
-        if let directory { try? FileManager.default.removeItem(at: directory) }
-    }
-
-    /// `mpirun -np N rnn-dist ARGS` (oversubscribed when N exceeds the cores).
-    func mpirun(_ ranks: Int, _ arguments: [String], timeout: TimeInterval = 120) throws -> ProcessResult {
-        let result = try runProcess(MPI.mpirun!, ["-np", String(ranks), "--oversubscribe", "--bind-to", "none",
-                                                  TestPaths.executable.path] + arguments,
-                                    environment: MPI.environment, directory: directory, timeout: timeout)
-        XCTAssertFalse(result.timedOut, "mpirun -np \(ranks) hung")
-        return result
-    }
-
+final class MultiRankTests: MultiRankTestCase {
     func losses(_ metrics: String) throws -> [Int: Double] {
         var losses: [Int: Double] = [:]
         for line in try String(contentsOfFile: metrics, encoding: .utf8).split(separator: "\n") {

@@ -3,48 +3,11 @@ import Training
 import TestSupport
 
 /// Checkpoints and stops of multi-rank jobs under real mpirun (SPEC §3-§4).
-final class PreemptionTests: XCTestCase {
-    var directory: URL!
-    var corpus: String!
-
-    override func setUpWithError() throws {
-        guard MPI.mpirun != nil else {
-            throw XCTSkip("mpirun is not installed (Debian: apt-get install openmpi-bin libopenmpi-dev): multi-rank tests skipped")
-        }
-        directory = try TestPaths.temporaryDirectory()
-        corpus = try writeSourceCorpus(in: directory)
-    }
-
-    override func tearDownWithError() throws {
-        if let directory { try? FileManager.default.removeItem(at: directory) }
-    }
-
+final class PreemptionTests: MultiRankTestCase {
     func training(_ name: String, _ extra: [String] = []) -> [String] {
         [TestPaths.config("berkshire.json"), "--set", "data.path=\(corpus!)", "--set", "log.every=5",
          "--set", "log.val_every=20", "--set", "checkpoint.every=10", "--set", "checkpoint.dir=\(name)/ckpt",
          "--set", "log.metrics=\(name)/metrics.jsonl"] + extra
-    }
-
-    func mpirunArguments(_ ranks: Int, _ arguments: [String]) -> [String] {
-        ["-np", String(ranks), "--oversubscribe", "--bind-to", "none", TestPaths.executable.path] + arguments
-    }
-
-    func mpirun(_ ranks: Int, _ arguments: [String], timeout: TimeInterval = 120) throws -> ProcessResult {
-        let result = try runProcess(MPI.mpirun!, mpirunArguments(ranks, arguments), environment: MPI.environment,
-                                    directory: directory, timeout: timeout)
-        XCTAssertFalse(result.timedOut, "mpirun hung")
-        return result
-    }
-
-    func lossLines(_ paths: String...) throws -> [String] {
-        try paths.flatMap { path in
-            try String(contentsOfFile: directory.appendingPathComponent(path).path, encoding: .utf8)
-                .split(separator: "\n").map { line -> String in
-                    var object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
-                    for key in ["tokens_per_s", "elapsed_s", "comm_s"] { object[key] = nil }
-                    return String(decoding: try JSONSerialization.data(withJSONObject: object, options: .sortedKeys), as: UTF8.self)
-                }
-        }
     }
 
     func assertEveryCheckpointLoads(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws -> [Checkpoint] {
@@ -62,7 +25,7 @@ final class PreemptionTests: XCTestCase {
                                          to: directory.appendingPathComponent("split/first.jsonl"))
         let second = try mpirun(2, training("split", ["--set", "train.max_steps=40", "--resume", "auto", "--dump-parameters", "split"]))
         XCTAssertEqual(second.status, 0, second.stderr)
-        XCTAssertEqual(try lossLines("split/first.jsonl", "split/metrics.jsonl"), try lossLines("straight/metrics.jsonl"))
+        XCTAssertEqual(try lossLines(in: directory, "split/first.jsonl", "split/metrics.jsonl"), try lossLines(in: directory, "straight/metrics.jsonl"))
         for rank in 0..<2 {
             XCTAssertEqual(try Data(contentsOf: directory.appendingPathComponent("straight/rank-\(rank).f32")),
                            try Data(contentsOf: directory.appendingPathComponent("split/rank-\(rank).f32")),
