@@ -30,7 +30,9 @@ public enum LossPlot {
         let (width, height, left, right, top, bottom) = (720.0, 420.0, 70.0, 20.0, 40.0, 50.0)
         let points = train + validation
         let maxStep = max(points.map(\.0).max()!, 1)
-        let (lowLoss, highLoss) = (min(points.map(\.1).min()!, 0), points.map(\.1).max()! * 1.05)
+        let (lowest, highest) = (points.map(\.1).min()!, points.map(\.1).max()!)
+        let margin = max((highest - lowest) * 0.05, 0.01)
+        let (lowLoss, highLoss) = (max(0, lowest - margin), highest + margin)
         let x = { (step: Double) in left + step / maxStep * (width - left - right) }
         let y = { (loss: Double) in top + (1 - (loss - lowLoss) / max(highLoss - lowLoss, 1e-9)) * (height - top - bottom) }
         func path(_ series: [(Double, Double)]) -> String {
