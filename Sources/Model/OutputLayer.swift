@@ -19,7 +19,7 @@ public struct OutputLayer<S: KernelScalar>: Sendable {
         bias = layout.add("b2", shape: [vocabulary])
     }
 
-    /// Logits of h_1...h_T (`work.states[1...]`) and the summed loss; with `gradient`,
+    /// Logits of the top layer's h_1...h_T and the summed loss; with `gradient`,
     /// `work.logits` is left holding ∂loss/∂θ.
     @inlinable
     public func forward(_ batch: TokenBatch, parameters: FlatBuffer<S>, work: Workspace<S>,
@@ -52,24 +52,24 @@ public struct OutputLayer<S: KernelScalar>: Sendable {
     @inlinable
     public func computeLogits(positions N: Int, rows: Int, parameters: FlatBuffer<S>, work: Workspace<S>, threads: Int) {
         let (H, V) = (hidden, vocabulary)
-        let hiddenStates = work.states.base + rows * H   // (N, H)
+        let hiddenStates = work.top.states.base + rows * H   // (N, H)
         gemm(m: N, n: V, k: H, a: hiddenStates, lda: H, b: parameters.view(weight), ldb: H,
              transposeB: true, c: work.logits.base, ldc: V, accumulate: false, threads: threads)
         addToEveryRow(work.logits.base, rows: N, columns: V, vector: parameters.view(bias))
     }
 
     /// Adds dU = dθᵀ h and db2 = Σ dθ to `gradients`; writes ∂loss/∂h_t = dθ · U into
-    /// `work.hiddenGrads`.
+    /// the top layer's `hiddenGrads`.
     @inlinable
     public func backward(_ batch: TokenBatch, parameters: FlatBuffer<S>, gradients: FlatBuffer<S>,
                          work: Workspace<S>, threads: Int) {
         let (N, H, V) = (batch.steps * batch.rows, hidden, vocabulary)
-        let hiddenStates = work.states.base + batch.rows * H
+        let hiddenStates = work.top.states.base + batch.rows * H
         gemm(m: V, n: H, k: N, a: work.logits.base, lda: V, transposeA: true, b: hiddenStates, ldb: H,
              c: gradients.view(weight), ldc: H, accumulate: true, threads: threads)
         accumulateColumnSums(work.logits.base, rows: N, columns: V, into: gradients.view(bias))
         gemm(m: N, n: H, k: V, a: work.logits.base, lda: V, b: parameters.view(weight), ldb: H,
-             c: work.hiddenGrads.base, ldc: H, accumulate: false, threads: threads)
+             c: work.top.hiddenGrads.base, ldc: H, accumulate: false, threads: threads)
     }
 }
 

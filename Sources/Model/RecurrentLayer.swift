@@ -1,99 +1,204 @@
 import Kernels
 
-/// The vanilla recurrent layer of SPEC §1 with its input embedding:
-///
-///     z_t = We[x_t] + h_{t−1} · Whᵀ + b1,    h_t = f(z_t)
-///
-/// We (V, H) is the input matrix stored one row per token, so `We[x_t]` is a row gather, the
-/// same math as the seeds' one-hot product `We · onehot(x_t)` with V times fewer operations.
-/// Wh (H, H) is stored (out, in): Wh[i, j] carries h_{t−1}[j] into z_t[i].
+/// One recurrent layer: the input projection of all T steps at once, the recurrence step by
+/// step, and backpropagation through time (SPEC §1). The first layer reads tokens through its
+/// embedding We (V, G), one row per token — the seeds' one-hot product We·onehot(x) as a row
+/// gather; a layer above reads the hidden states below through Wx (G, I). Wh (G, H) and Wx
+/// are stored (out, in). Gate layout and cell equations: `CellType`.
 ///
 /// Rows (sequences) are independent through the whole recurrence, so the time loops run one
-/// thread per block of rows, each with one dispatch per chunk; the weight gradient is one large
-/// product over all T·B positions after the loop (PERF-NOTES: µs-scale dispatches do not pay).
+/// thread per block of rows with one dispatch per chunk; the weight gradients are single large
+/// products over all T·B positions after the loop (PERF-NOTES: µs-scale dispatches do not pay).
 public struct RecurrentLayer<S: KernelScalar>: Sendable {
-    public let vocabulary: Int    // V
-    public let hidden: Int        // H
-    public let activation: Activation
-    public let embedding: TensorSpec   // We (V, H)
-    public let recurrent: TensorSpec   // Wh (H, H)
-    public let bias: TensorSpec        // b1 (H)
-
-    public init(vocabulary: Int, hidden: Int, activation: Activation, layout: inout ParameterLayout) {
-        self.vocabulary = vocabulary
-        self.hidden = hidden
-        self.activation = activation
-        embedding = layout.add("We", shape: [vocabulary, hidden])
-        recurrent = layout.add("Wh", shape: [hidden, hidden])
-        bias = layout.add("b1", shape: [hidden])
+    public enum Input: Sendable, Equatable {
+        case tokens(vocabulary: Int)
+        case dense(width: Int)
     }
 
-    /// Fills `work.states[1...T]` from `work.states[0]` (the carried state, set by the caller).
+    public let index: Int              // 0 = the bottom layer
+    public let input: Input
+    public let hidden: Int             // H
+    public let cell: CellType
+    public let step: CellStep<S>
+    public let inputWeight: TensorSpec     // We (V, G) or Wx.l (G, I)
+    public let recurrentWeight: TensorSpec // Wh (G, H)
+    public let bias: TensorSpec            // b (G)
+    public let recurrentBias: TensorSpec?  // b_hn (H), gru only
+    public var gateWidth: Int { cell.gates * hidden }
+
+    /// Tensor names: the bottom layer's are SPEC §1's We, Wh, b1; layer l ≥ 2 has Wx.l, Wh.l, b.l.
+    public init(index: Int, input: Input, hidden: Int, cell: CellType, activation: Activation,
+                layout: inout ParameterLayout) {
+        self.index = index
+        self.input = input
+        self.hidden = hidden
+        self.cell = cell
+        step = CellStep(type: cell, activation: activation, hidden: hidden)
+        let G = cell.gates * hidden
+        let suffix = index == 0 ? "" : ".\(index + 1)"
+        switch input {
+        case .tokens(let V): inputWeight = layout.add("We" + suffix, shape: [V, G])
+        case .dense(let I): inputWeight = layout.add("Wx" + suffix, shape: [G, I])
+        }
+        recurrentWeight = layout.add("Wh" + suffix, shape: [G, hidden])
+        bias = layout.add(index == 0 ? "b1" : "b" + suffix, shape: [G])
+        recurrentBias = cell == .gru ? layout.add("bhn" + suffix, shape: [hidden]) : nil
+    }
+
+    /// Fills `work.states[1...T]` (and `cells`) from `work.states[0]` (and `cells[0]`), set by the
+    /// caller. `tokens` (T, B) feed a token input; `below` (T·B, I) a dense one.
     @inlinable
-    public func forward(_ batch: TokenBatch, parameters: FlatBuffer<S>, work: Workspace<S>, threads: Int) {
-        let (T, B, H) = (batch.steps, batch.rows, hidden)
-        let states = SendablePointer(work.states.base)
-        let We = SendableConstPointer(UnsafePointer(parameters.view(embedding)))
-        let b1 = SendableConstPointer(UnsafePointer(parameters.view(bias)))
-        let activation = activation
+    public func forward(tokens: [Int32], below: UnsafePointer<S>?, steps T: Int, rows B: Int,
+                        parameters: FlatBuffer<S>, work: LayerWorkspace<S>, threads: Int) {
+        let (H, G) = (hidden, gateWidth)
+        let gates = work.gates.base
+        switch input {
+        case .tokens:
+            let (W, b) = (parameters.view(inputWeight), parameters.view(bias))
+            for (position, token) in tokens.enumerated() {
+                let (row, source) = (gates + position * G, W + Int(token) * G)
+                for j in 0..<G { row[j] = source[j] + b[j] }
+            }
+        case .dense(let I):
+            gemm(m: T * B, n: G, k: I, a: below!, lda: I, b: parameters.view(inputWeight), ldb: I, transposeB: true,
+                 c: gates, ldc: G, accumulate: false, threads: threads)
+            addToEveryRow(gates, rows: T * B, columns: G, vector: parameters.view(bias))
+        }
         let WhT = work.packedRecurrent
-        WhT.pack(parameters.view(recurrent), ldb: H, transposed: true, k: H, n: H)
-        batch.inputs.withUnsafeBufferPointer { inputs in
-            let x = SendableConstPointer(inputs.baseAddress!)
-            parallelFor(B, threads: threads) { rows in
-                let n = rows.count
-                for t in 0..<T {
-                    let previous = states.base + (t * B + rows.lowerBound) * H   // (n, H) h_{t−1}
-                    let current = states.base + ((t + 1) * B + rows.lowerBound) * H  // (n, H) z_t, then h_t
-                    for (r, b) in rows.enumerated() {
-                        let row = current + r * H
-                        let token = We.base + Int(x.base[t * B + b]) * H
-                        for j in 0..<H { row[j] = token[j] + b1.base[j] }
+        WhT.pack(parameters.view(recurrentWeight), ldb: H, transposed: true, k: H, n: G)
+        let p = (states: SendablePointer(work.states.base), cells: work.cells.map { SendablePointer($0.base) },
+                 gates: SendablePointer(gates), recurrent: work.recurrent.map { SendablePointer($0.base) },
+                 bhn: recurrentBias.map { SendableConstPointer(UnsafePointer(parameters.view($0))) })
+        let step = step
+        parallelFor(B, threads: threads) { rows in
+            let (n, lo) = (rows.count, rows.lowerBound)
+            for t in 0..<T {
+                let hPrevious = p.states.base + (t * B + lo) * H
+                let g = p.gates.base + (t * B + lo) * G
+                var recurrent: UnsafeMutablePointer<S>? = nil
+                if let rec = p.recurrent, let bhn = p.bhn {
+                    let r = rec.base + (t * B + lo) * G
+                    gemm(m: n, a: hPrevious, lda: H, packed: WhT, c: r, ldc: G, accumulate: false)
+                    for row in 0..<n { for j in 0..<H { r[row * G + 2 * H + j] += bhn.base[j] } }
+                    recurrent = r
+                } else {
+                    gemm(m: n, a: hPrevious, lda: H, packed: WhT, c: g, ldc: G, accumulate: true)
+                }
+                step.forward(n: n, gates: g, recurrent: recurrent, hPrevious: hPrevious,
+                             cPrevious: p.cells.map { UnsafePointer($0.base + (t * B + lo) * H) },
+                             h: p.states.base + ((t + 1) * B + lo) * H,
+                             c: p.cells.map { $0.base + ((t + 1) * B + lo) * H })
+            }
+        }
+    }
+
+    /// Backpropagation through time. On entry `work.hiddenGrads` holds ∂loss/∂h_t from above.
+    /// Adds the gradients of this layer's tensors to `gradients`; leaves ∂loss/∂h_0 (and c_0) in
+    /// `work.carryGrad` (`cellCarryGrad`) and, for a dense input, writes ∂loss/∂input into
+    /// `belowGradient` (T·B, I).
+    ///
+    /// With `truncate` = k (seed 001), the gradient of each step's loss flows back through at
+    /// most k earlier steps: for each origin t, steps t, t−1, …, max(0, t−k). Without it, one
+    /// sweep carries the gradient through the whole chunk:
+    ///     g_t = ∂loss/∂h_t + (dR_{t+1} · Wh + direct_{t+1}),   (dP_t, dR_t) = cell′(g_t)
+    ///     dWh = Σ_t dR_tᵀ h_{t−1},   db = Σ_t dP_t,   dWe[x_t] += dP_t  or  dWx = Σ_t dP_tᵀ x_t
+    @inlinable
+    public func backward(tokens: [Int32], below: UnsafePointer<S>?, belowGradient: UnsafeMutablePointer<S>?,
+                         steps T: Int, rows B: Int, parameters: FlatBuffer<S>, gradients: FlatBuffer<S>,
+                         work: LayerWorkspace<S>, threads: Int, truncate: Int? = nil) {
+        let (H, G) = (hidden, gateWidth)
+        work.gateGrads.zero()
+        work.recurrentGrads?.zero()
+        let Wh = work.packedRecurrent
+        Wh.pack(parameters.view(recurrentWeight), ldb: H, transposed: false, k: G, n: H)
+        let p = (states: SendableConstPointer(UnsafePointer(work.states.base)),
+                 cells: work.cells.map { SendableConstPointer(UnsafePointer($0.base)) },
+                 gates: SendableConstPointer(UnsafePointer(work.gates.base)),
+                 recurrent: work.recurrent.map { SendableConstPointer(UnsafePointer($0.base)) },
+                 dP: SendablePointer(work.gateGrads.base), dR: work.recurrentGrads.map { SendablePointer($0.base) },
+                 upstream: SendableConstPointer(UnsafePointer(work.hiddenGrads.base)),
+                 carry: SendablePointer(work.carryGrad.base), cellCarry: work.cellCarryGrad.map { SendablePointer($0.base) })
+        let step = step
+        let window = truncate ?? T
+        parallelFor(B, threads: threads) { rows in
+            let (n, lo) = (rows.count, rows.lowerBound)
+            let scratch = UnsafeMutablePointer<S>.allocate(capacity: 2 * n * G + 4 * n * H + H)
+            defer { scratch.deallocate() }
+            let (dPt, dRt) = (scratch, scratch + n * G)         // this origin's ∂P_t, ∂R_t
+            let (g, direct, dc, next) = (scratch + 2 * n * G, scratch + 2 * n * G + n * H,
+                                         scratch + 2 * n * G + 2 * n * H, scratch + 2 * n * G + 3 * n * H)
+            let tanhScratch = scratch + 2 * n * G + 4 * n * H
+            let carry = p.carry.base + lo * H
+            carry.update(repeating: 0, count: n * H)
+            p.cellCarry.map { ($0.base + lo * H).update(repeating: 0, count: n * H) }
+
+            /// Step s with ∂loss/∂h_s = g (and ∂loss/∂c_s = dc): adds to dP_s, dR_s and leaves
+            /// ∂loss/∂h_{s−1} in g, ∂loss/∂c_{s−1} in dc.
+            func backStep(_ s: Int) {
+                let at = (s * B + lo)
+                step.backward(n: n, gates: p.gates.base + at * G, recurrent: p.recurrent.map { $0.base + at * G },
+                              hPrevious: p.states.base + at * H, cPrevious: p.cells.map { $0.base + at * H },
+                              c: p.cells.map { $0.base + (at + B) * H }, dh: g, dc: p.cellCarry == nil ? nil : dc,
+                              dP: dPt, dR: p.dR == nil ? nil : dRt, dhDirect: direct, scratch: tanhScratch)
+                let dP = p.dP.base + at * G
+                for i in 0..<(n * G) { dP[i] += dPt[i] }
+                if let dRs = p.dR {
+                    let dR = dRs.base + at * G
+                    for i in 0..<(n * G) { dR[i] += dRt[i] }
+                }
+                next.update(from: direct, count: n * H)
+                gemm(m: n, a: p.dR == nil ? UnsafePointer(dPt) : UnsafePointer(dRt), lda: G, packed: Wh, c: next, ldc: H,
+                     accumulate: true)
+                g.update(from: next, count: n * H)
+            }
+
+            if window >= T {
+                g.update(repeating: 0, count: n * H)
+                dc.update(repeating: 0, count: n * H)
+                for t in stride(from: T - 1, through: 0, by: -1) {
+                    let upstream = p.upstream.base + (t * B + lo) * H
+                    for i in 0..<(n * H) { g[i] += upstream[i] }
+                    backStep(t)
+                }
+                carry.update(from: g, count: n * H)
+                p.cellCarry.map { ($0.base + lo * H).update(from: dc, count: n * H) }
+            } else {
+                for origin in stride(from: T - 1, through: 0, by: -1) {
+                    g.update(from: p.upstream.base + (origin * B + lo) * H, count: n * H)
+                    dc.update(repeating: 0, count: n * H)
+                    let last = max(0, origin - window)
+                    for s in stride(from: origin, through: last, by: -1) { backStep(s) }
+                    if last == 0 {
+                        for i in 0..<(n * H) { carry[i] += g[i] }
+                        if let cellCarry = p.cellCarry { for i in 0..<(n * H) { cellCarry.base[lo * H + i] += dc[i] } }
                     }
-                    gemm(m: n, a: previous, lda: H, packed: WhT, c: current, ldc: H, accumulate: true)
-                    activation.apply(current, count: n * H)
                 }
             }
         }
-    }
-
-    /// Backpropagation through time over the chunk. On entry `work.hiddenGrads` holds ∂loss/∂h_t
-    /// from above; on exit it holds ∂loss/∂z_t, `work.carryGrad` holds ∂loss/∂h_0, and the
-    /// gradients of We, Wh and b1 are added to `gradients`.
-    ///
-    ///     g_t = ∂loss/∂h_t + ∂z_{t+1}/∂h_t · dz_{t+1},   dz_t = g_t ⊙ f'(h_t)
-    ///     dWh = Σ_t dz_tᵀ h_{t−1},   db1 = Σ_t dz_t,   dWe[x_t] += dz_t
-    @inlinable
-    public func backward(_ batch: TokenBatch, parameters: FlatBuffer<S>, gradients: FlatBuffer<S>,
-                         work: Workspace<S>, threads: Int) {
-        let (T, B, H) = (batch.steps, batch.rows, hidden)
-        let states = SendableConstPointer(UnsafePointer(work.states.base))
-        let dz = SendablePointer(work.hiddenGrads.base)
-        let carry = SendablePointer(work.carryGrad.base)
-        let activation = activation
-        let Wh = work.packedRecurrent
-        Wh.pack(parameters.view(recurrent), ldb: H, transposed: false, k: H, n: H)
-        parallelFor(B, threads: threads) { rows in
-            let n = rows.count
-            let next = carry.base + rows.lowerBound * H   // (n, H) ∂loss/∂h_t through h_{t+1}
-            next.update(repeating: 0, count: n * H)
-            for t in stride(from: T - 1, through: 0, by: -1) {
-                let g = dz.base + (t * B + rows.lowerBound) * H
-                for i in 0..<(n * H) { g[i] += next[i] }
-                activation.backward(output: states.base + ((t + 1) * B + rows.lowerBound) * H,
-                                    gradient: g, into: g, count: n * H)
-                gemm(m: n, a: g, lda: H, packed: Wh, c: next, ldc: H, accumulate: false)
+        let dR = (work.recurrentGrads ?? work.gateGrads).base
+        gemm(m: G, n: H, k: T * B, a: dR, lda: G, transposeA: true, b: work.states.base, ldb: H,
+             c: gradients.view(recurrentWeight), ldc: H, accumulate: true, threads: threads)
+        accumulateColumnSums(work.gateGrads.base, rows: T * B, columns: G, into: gradients.view(bias))
+        if let recurrentBias {
+            let dbhn = gradients.view(recurrentBias)
+            for position in 0..<(T * B) {
+                let row = dR + position * G + 2 * H
+                for j in 0..<H { dbhn[j] += row[j] }
             }
         }
-        gemm(m: H, n: H, k: T * B, a: work.hiddenGrads.base, lda: H, transposeA: true,
-             b: work.states.base, ldb: H, c: gradients.view(recurrent), ldc: H, accumulate: true,
-             threads: threads)
-        accumulateColumnSums(work.hiddenGrads.base, rows: T * B, columns: H, into: gradients.view(bias))
-        let dWe = gradients.view(embedding)
-        for (position, token) in batch.inputs.enumerated() {
-            let source = work.hiddenGrads.base + position * H
-            let row = dWe + Int(token) * H
-            for j in 0..<H { row[j] += source[j] }
+        let dP = work.gateGrads.base
+        switch input {
+        case .tokens:
+            let dWe = gradients.view(inputWeight)
+            for (position, token) in tokens.enumerated() {
+                let (source, row) = (dP + position * G, dWe + Int(token) * G)
+                for j in 0..<G { row[j] += source[j] }
+            }
+        case .dense(let I):
+            gemm(m: G, n: I, k: T * B, a: dP, lda: G, transposeA: true, b: below!, ldb: I,
+                 c: gradients.view(inputWeight), ldc: I, accumulate: true, threads: threads)
+            gemm(m: T * B, n: I, k: G, a: dP, lda: G, b: parameters.view(inputWeight), ldb: I,
+                 c: belowGradient!, ldc: I, accumulate: false, threads: threads)
         }
     }
 }

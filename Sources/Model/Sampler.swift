@@ -16,7 +16,7 @@ public final class Sampler<S: KernelScalar> {
     public init(model: LanguageModel<S>, parameters: FlatBuffer<S>) {
         self.model = model
         self.parameters = parameters
-        state = FlatBuffer(count: model.shape.hidden)
+        state = FlatBuffer(count: model.shape.stateWidth)
         work = model.makeWorkspace(steps: 1, rows: 1)
     }
 
@@ -24,12 +24,10 @@ public final class Sampler<S: KernelScalar> {
 
     /// Feeds `token` and returns the logits of the token after it (V).
     public func feed(_ token: Int32) -> [S] {
-        let H = model.shape.hidden
         batch.inputs[0] = token
-        work.states.base.update(from: state.base, count: H)
-        model.recurrent.forward(batch, parameters: parameters, work: work, threads: 1)
+        model.forwardLayers(batch, parameters: parameters, state: state, work: work, threads: 1, dropout: nil)
         model.output.computeLogits(positions: 1, rows: 1, parameters: parameters, work: work, threads: 1)
-        state.base.update(from: work.states.base + H, count: H)
+        model.saveState(state, from: work)
         return Array(UnsafeBufferPointer(start: work.logits.base, count: model.shape.vocabulary))
     }
 

@@ -1,31 +1,60 @@
 import Kernels
 
-/// The activations of one chunk, kept between the forward and the backward pass and reused
-/// from step to step (no allocation in the step loop).
+/// One layer's activations for a chunk, kept from the forward to the backward pass and reused
+/// from step to step (no allocation in the step loop). T steps, B rows, H hidden, G gate width.
+public final class LayerWorkspace<S: KernelScalar>: @unchecked Sendable {
+    public let states: FlatBuffer<S>        // (T+1, B, H) states[0] = carried h, states[t+1] = h_t
+    public let cells: FlatBuffer<S>?        // (T+1, B, H) lstm: the same for c
+    public let gates: FlatBuffer<S>         // (T, B, G) projections, then the activated gates
+    public let recurrent: FlatBuffer<S>?    // (T, B, G) gru: R_t = h_{t−1}·Whᵀ (+ b_hn)
+    public let gateGrads: FlatBuffer<S>     // (T, B, G) ∂loss/∂P_t
+    public let recurrentGrads: FlatBuffer<S>?  // (T, B, G) gru: ∂loss/∂R_t (rnn/lstm use gateGrads)
+    public let hiddenGrads: FlatBuffer<S>   // (T, B, H) ∂loss/∂h_t from above
+    public let carryGrad: FlatBuffer<S>     // (B, H) ends as ∂loss/∂h_0
+    public let cellCarryGrad: FlatBuffer<S>?  // (B, H) lstm: ends as ∂loss/∂c_0
+    public let dropped: FlatBuffer<S>?      // (T, B, H) h_t ⊙ dropout mask: the next layer's input
+    public let dropoutMask: FlatBuffer<S>?  // (T, B, H) 0 or 1/(1 − p)
+    public let packedRecurrent = PackedMatrix<S>()  // Whᵀ forward, Wh backward
+
+    init(type: CellType, steps T: Int, rows B: Int, hidden H: Int, dropout: Bool) {
+        let G = type.gates * H
+        states = FlatBuffer(count: (T + 1) * B * H)
+        cells = type.hasCellState ? FlatBuffer(count: (T + 1) * B * H) : nil
+        gates = FlatBuffer(count: T * B * G)
+        recurrent = type.keepsRecurrentProduct ? FlatBuffer(count: T * B * G) : nil
+        gateGrads = FlatBuffer(count: T * B * G)
+        recurrentGrads = type.keepsRecurrentProduct ? FlatBuffer(count: T * B * G) : nil
+        hiddenGrads = FlatBuffer(count: T * B * H)
+        carryGrad = FlatBuffer(count: B * H)
+        cellCarryGrad = type.hasCellState ? FlatBuffer(count: B * H) : nil
+        dropped = dropout ? FlatBuffer(count: T * B * H) : nil
+        dropoutMask = dropout ? FlatBuffer(count: T * B * H) : nil
+    }
+}
+
+/// The activations of one chunk for the whole model.
 public final class Workspace<S: KernelScalar>: @unchecked Sendable {
     public let steps: Int        // T
     public let rows: Int         // B
     public let hidden: Int       // H
     public let vocabulary: Int   // V
-    public let states: FlatBuffer<S>      // (T+1, B, H) states[0] = carried state, states[t+1] = h_t
+    public let layers: [LayerWorkspace<S>]
     public let logits: FlatBuffer<S>      // (T, B, V) logits, then ∂loss/∂logits
-    public let hiddenGrads: FlatBuffer<S> // (T, B, H) ∂loss/∂h_t from the output, then ∂loss/∂z_t
-    public let carryGrad: FlatBuffer<S>   // (B, H) ∂loss/∂h_{t} flowing back; ends as ∂loss/∂h_0
     public let rowLoss: FlatBuffer<Double> // (T·B) loss of each position, summed in a fixed order
-    public let packedRecurrent = PackedMatrix<S>() // Whᵀ in the forward pass, Wh in the backward
 
-    public init(steps: Int, rows: Int, hidden: Int, vocabulary: Int) {
+    public init(shape: ModelShape, steps: Int, rows: Int) {
         self.steps = steps
         self.rows = rows
-        self.hidden = hidden
-        self.vocabulary = vocabulary
-        states = FlatBuffer(count: (steps + 1) * rows * hidden)
-        logits = FlatBuffer(count: steps * rows * vocabulary)
-        hiddenGrads = FlatBuffer(count: steps * rows * hidden)
-        carryGrad = FlatBuffer(count: rows * hidden)
+        hidden = shape.hidden
+        vocabulary = shape.vocabulary
+        layers = (0..<shape.layers).map { l in
+            LayerWorkspace(type: shape.cell, steps: steps, rows: rows, hidden: shape.hidden,
+                           dropout: shape.dropout > 0 && l < shape.layers - 1)
+        }
+        logits = FlatBuffer(count: steps * rows * shape.vocabulary)
         rowLoss = FlatBuffer(count: steps * rows)
     }
 
-    /// ∂loss/∂h_0 after a backward pass: (B, H).
-    public var initialStateGradient: [S] { carryGrad.array }
+    /// The top layer's hidden states (T+1, B, H), which the output layer reads.
+    public var top: LayerWorkspace<S> { layers[layers.count - 1] }
 }

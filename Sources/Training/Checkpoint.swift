@@ -8,7 +8,7 @@ import Kernels
 /// On disk, little-endian:
 ///
 ///     "RNNDCKPT" | version: UInt32 | header length: UInt32 | header (JSON, UTF-8)
-///     | parameters: Float × n | optimizer state: Float × n | hidden state: Float × (B·H)
+///     | parameters: Float × n | optimizer state: Float × (slots·n) | hidden state: Float × (B·W)
 ///     | FNV-1a 64 of every byte before it: UInt64
 ///
 /// The header holds the config, vocabulary, model shape, parameter layout, step, data cursor,
@@ -21,10 +21,12 @@ public struct Checkpoint: Sendable {
     public struct Header: Codable, Sendable, Equatable {
         public var config: String              // the config document (JSON text)
         public var tokenizer: String
-        public var symbols: [UInt32]           // the vocabulary
+        public var symbols: [UInt32]           // the vocabulary (char, byte)
+        public var words: [String]?            // the vocabulary (word)
         public var cell: String
         public var activation: String
         public var hidden: Int
+        public var layers: Int
         public var tensors: [String]           // "name:d0xd1" in layout order
         public var step: Int                   // optimizer steps taken
         public var epoch: Int                  // the epoch of the next step (1-based)
@@ -35,20 +37,29 @@ public struct Checkpoint: Sendable {
         public var intervalNats: Double        // logging accumulators since the last log line
         public var intervalTokens: Double
         public var intervalSteps: Int
+        public var optimizer: String
+        public var optimizerSteps: Int
+        public var learningRate: Double
+        public var optimizerStateCount: Int
         public var lastValidationLoss: Double?
         public var bestValidationLoss: Double?
         public var parameterCount: Int
         public var stateCount: Int
 
         public init(config: String, tokenizer: String, symbols: [UInt32], cell: String, activation: String,
-                    hidden: Int, tensors: [String], step: Int, epoch: Int, chunk: Int, batchSize: Int,
+                    hidden: Int, layers: Int, tensors: [String], step: Int, epoch: Int, chunk: Int, batchSize: Int,
                     seqLength: Int, random: UInt64, intervalNats: Double, intervalTokens: Double,
-                    intervalSteps: Int, lastValidationLoss: Double?, bestValidationLoss: Double?,
+                    intervalSteps: Int, optimizer: String, optimizerSteps: Int, learningRate: Double,
+                    optimizerStateCount: Int, lastValidationLoss: Double?, bestValidationLoss: Double?,
                     parameterCount: Int, stateCount: Int) {
             (self.config, self.tokenizer, self.symbols, self.cell, self.activation) = (config, tokenizer, symbols, cell, activation)
+            words = nil
+            self.layers = layers
             (self.hidden, self.tensors, self.step, self.epoch, self.chunk) = (hidden, tensors, step, epoch, chunk)
             (self.batchSize, self.seqLength, self.random) = (batchSize, seqLength, random)
             (self.intervalNats, self.intervalTokens, self.intervalSteps) = (intervalNats, intervalTokens, intervalSteps)
+            (self.optimizer, self.optimizerSteps, self.learningRate) = (optimizer, optimizerSteps, learningRate)
+            self.optimizerStateCount = optimizerStateCount
             (self.lastValidationLoss, self.bestValidationLoss) = (lastValidationLoss, bestValidationLoss)
             (self.parameterCount, self.stateCount) = (parameterCount, stateCount)
         }
@@ -67,12 +78,14 @@ public struct Checkpoint: Sendable {
     }
 
     public var vocabulary: Vocabulary {
-        Vocabulary(tokenizer: Tokenizer(rawValue: header.tokenizer) ?? .char, symbols: header.symbols)
+        if let words = header.words { return Vocabulary(words: words) }
+        return Vocabulary(tokenizer: Tokenizer(rawValue: header.tokenizer) ?? .char, symbols: header.symbols)
     }
 
     public var shape: ModelShape {
-        ModelShape(vocabulary: header.symbols.count, hidden: header.hidden,
-                   activation: Activation(rawValue: header.activation) ?? .tanh)
+        ModelShape(vocabulary: vocabulary.count, hidden: header.hidden,
+                   activation: Activation(rawValue: header.activation) ?? .tanh,
+                   cell: CellType(rawValue: header.cell) ?? .rnn, layers: header.layers)
     }
 
     public func encoded() -> Data {
@@ -108,7 +121,7 @@ public struct Checkpoint: Sendable {
         } catch {
             throw corrupt("unreadable header")
         }
-        let counts = [header.parameterCount, header.parameterCount, header.stateCount]
+        let counts = [header.parameterCount, header.optimizerStateCount, header.stateCount]
         guard 16 + headerLength + counts.reduce(0, +) * 4 + 8 == data.count else { throw corrupt("wrong length") }
         var offset = 16 + headerLength
         var arrays: [[Float]] = []

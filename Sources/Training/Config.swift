@@ -11,9 +11,10 @@ public struct Config: Sendable, Equatable {
         public var valFraction = 0.05
         public var synthetic: SyntheticTask?     // a generated corpus instead of a file
         public var syntheticTokens = 200_000
+        public var vocabSize = 10_000           // word tokenizer
     }
     public struct ModelSection: Sendable, Equatable {
-        public var cell = "rnn"
+        public var cell: CellType = .rnn
         public var activation: Activation = .tanh
         public var hiddenSize = 128
         public var layers = 1
@@ -24,8 +25,16 @@ public struct Config: Sendable, Equatable {
         public var seqLength = 50
         public var epochs = 1
         public var maxSteps: Int?
-        public var optimizer = "adagrad"
+        public var optimizer: OptimizerKind = .adagrad
         public var lr = 0.01
+        public var momentum = 0.9
+        public var beta1 = 0.9
+        public var beta2 = 0.999
+        public var rho = 0.99
+        public var eps = 1e-8
+        public var lrSchedule: ScheduleName = .constant
+        public var lrDecay = 0.5
+        public var lrDecayEvery = 1000
         public var clipValue: Double? = 5
         public var clipNorm: Double?
         public var carryState = true
@@ -65,6 +74,29 @@ public struct Config: Sendable, Equatable {
     public var log = Log()
 
     public init() {}
+
+    /// The model this config describes, for a vocabulary of V tokens.
+    public func modelShape(vocabulary: Int) -> ModelShape {
+        ModelShape(vocabulary: vocabulary, hidden: model.hiddenSize, activation: model.activation, cell: model.cell,
+                   layers: model.layers, dropout: model.dropout)
+    }
+
+    public enum ScheduleName: String, Sendable, CaseIterable {
+        case constant, step, plateau
+    }
+
+    public var optimizerSettings: OptimizerSettings {
+        OptimizerSettings(kind: train.optimizer, momentum: train.momentum, beta1: train.beta1, beta2: train.beta2,
+                          rho: train.rho, epsilon: train.eps)
+    }
+
+    public var schedule: LearningRateSchedule {
+        switch train.lrSchedule {
+        case .constant: return .constant
+        case .step: return .stepDecay(factor: train.lrDecay, every: train.lrDecayEvery)
+        case .plateau: return .halveOnPlateau
+        }
+    }
 
     /// Clipping after the allreduce: by global norm when `clip_norm` is set, else by value.
     public var clipping: GradientClipping {

@@ -64,16 +64,17 @@ public enum ConfigLoader {
         try data.double("val_fraction", &config.data.valFraction, "a number in [0, 0.5]") { $0 >= 0 && $0 <= 0.5 }
         try data.optionalChoice("synthetic", &config.data.synthetic)
         try data.int("synthetic_tokens", &config.data.syntheticTokens, atLeast: 1000)
+        try data.int("vocab_size", &config.data.vocabSize, atLeast: 4)
         try data.finish()
         if config.data.path == nil && config.data.synthetic == nil {
             throw RNNDistError.input("\(source): data.path is missing (or set data.synthetic to \"sum_mod_26\" for the generated task)")
         }
 
         var model = try reader("model")
-        try model.string("cell", &config.model.cell, allowed: ["rnn"])
+        try model.choice("cell", &config.model.cell)
         try model.choice("activation", &config.model.activation)
         try model.int("hidden_size", &config.model.hiddenSize, atLeast: 1)
-        try model.int("layers", &config.model.layers, atLeast: 1, atMost: 1)
+        try model.int("layers", &config.model.layers, atLeast: 1)
         try model.double("dropout", &config.model.dropout, "a number in [0, 1)") { $0 >= 0 && $0 < 1 }
         try model.finish()
 
@@ -82,8 +83,16 @@ public enum ConfigLoader {
         try train.int("seq_length", &config.train.seqLength, atLeast: 1)
         try train.int("epochs", &config.train.epochs, atLeast: 1)
         try train.optionalInt("max_steps", &config.train.maxSteps, atLeast: 1)
-        try train.string("optimizer", &config.train.optimizer, allowed: ["adagrad"])
+        try train.choice("optimizer", &config.train.optimizer)
         try train.double("lr", &config.train.lr, "a number > 0") { $0 > 0 }
+        try train.double("momentum", &config.train.momentum, "a number in [0, 1)") { $0 >= 0 && $0 < 1 }
+        try train.double("beta1", &config.train.beta1, "a number in [0, 1)") { $0 >= 0 && $0 < 1 }
+        try train.double("beta2", &config.train.beta2, "a number in [0, 1)") { $0 >= 0 && $0 < 1 }
+        try train.double("rho", &config.train.rho, "a number in [0, 1)") { $0 >= 0 && $0 < 1 }
+        try train.double("eps", &config.train.eps, "a number > 0") { $0 > 0 }
+        try train.choice("lr_schedule", &config.train.lrSchedule)
+        try train.double("lr_decay", &config.train.lrDecay, "a number in (0, 1]") { $0 > 0 && $0 <= 1 }
+        try train.int("lr_decay_every", &config.train.lrDecayEvery, atLeast: 1)
         try train.optionalDouble("clip_value", &config.train.clipValue, "a number > 0 or null") { $0 > 0 }
         try train.optionalDouble("clip_norm", &config.train.clipNorm, "a number > 0 or null") { $0 > 0 }
         try train.bool("carry_state", &config.train.carryState)
@@ -94,9 +103,6 @@ public enum ConfigLoader {
         try train.int("max_bad_steps", &config.train.maxBadSteps, atLeast: 1)
         try train.double("stall_timeout", &config.train.stallTimeout, "a number of seconds > 0") { $0 > 0 }
         try train.finish()
-        if config.train.bpttTruncate != nil {
-            throw RNNDistError.input("\(source): train.bptt_truncate is not supported yet; leave it null (full BPTT over seq_length)")
-        }
 
         var checkpoint = try reader("checkpoint")
         try checkpoint.string("dir", &config.checkpoint.dir)

@@ -30,6 +30,18 @@ public struct Corpus: Sendable {
         return Corpus(vocabulary: vocabulary, tokens: tokens)
     }
 
+    /// Reads the text at `path` as words (seed 001): the `vocabularySize` most frequent kept.
+    public static func loadWords(path: String, vocabularySize: Int) throws -> Corpus {
+        let (symbols, count) = try CorpusFile.scan(path: path, tokenizer: .char)
+        let characters = Vocabulary(tokenizer: .char, symbols: symbols)
+        let size = try CorpusFile.byteOffsets(path: path, tokenizer: .char, tokenIndices: [count])[0]
+        let text = characters.decode(try CorpusFile.read(path: path, vocabulary: characters, bytes: 0..<size, expectedTokens: count))
+        let words = WordSplitter.split(text)
+        let vocabulary = WordSplitter.vocabulary(of: words, size: vocabularySize)
+        let index = Dictionary(uniqueKeysWithValues: vocabulary.words.enumerated().map { ($1, Int32($0)) })
+        return Corpus(vocabulary: vocabulary, tokens: words.map { index[$0] ?? 0 })
+    }
+
     /// The tokens with global indices in `range`, which must lie inside this corpus.
     public func slice(_ range: Range<Int>) -> Corpus {
         precondition(range.lowerBound >= firstToken && range.upperBound <= firstToken + tokens.count)

@@ -14,7 +14,7 @@ public enum CorpusFile {
             let size = Int(try handle.seekToEnd())
             guard size > 0 else { throw RNNDistError.input("\(path): corpus is empty") }
             return (Array(0...255), size)
-        case .char:
+        case .char, .word:
             var seen = Set<UInt32>()
             var count = 0
             try forEachScalar(in: handle, path: path) { scalar, _ in
@@ -72,6 +72,8 @@ public enum CorpusFile {
         switch vocabulary.tokenizer {
         case .byte:
             tokens = data.map { Int32($0) }
+        case .word:
+            preconditionFailure("word corpora are read whole, by Corpus.loadWords")
         case .char:
             guard let text = String(validating: data, as: UTF8.self) else {
                 throw RNNDistError.input("\(path): bytes \(bytes.lowerBound)..<\(bytes.upperBound) are not valid UTF-8 (is it the same file on every node?)")

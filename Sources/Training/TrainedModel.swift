@@ -44,11 +44,10 @@ public struct TrainedModel {
     }
 
     /// `length` tokens of text after `prime` (the prime included in the result). With no prime
-    /// the model starts from a newline when it knows one (the start of a paragraph), else from
-    /// its first token; that start token is not printed.
+    /// the model starts from the vocabulary's start token, which is not printed.
     public func sample(prime: String, length: Int, temperature: Double, topK: Int?, greedy: Bool, seed: UInt64) throws -> String {
         let primeTokens = try encode(prime, what: "--prime")
-        let start = primeTokens.isEmpty ? [vocabulary.token(for: 10) ?? 0] : primeTokens
+        let start = primeTokens.isEmpty ? [vocabulary.startToken] : primeTokens
         var random = RandomSource(seed: seed)
         let generated = Sampler(model: model, parameters: parameters)
             .generate(prime: start, length: length, temperature: temperature, topK: topK, greedy: greedy, random: &random)

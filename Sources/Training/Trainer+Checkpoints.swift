@@ -6,9 +6,9 @@ extension Trainer {
     /// The carried hidden state of the whole global batch (B, H): each rank fills its own rows
     /// of a zeroed buffer and one allreduce assembles it. Every rank calls this together.
     func globalHiddenState() throws -> [Float] {
-        let H = model.shape.hidden
-        var all = [Float](repeating: 0, count: config.train.batchSize * H)
-        for (i, value) in state.array.enumerated() { all[layout.rows.lowerBound * H + i] = value }
+        let W = model.shape.stateWidth
+        var all = [Float](repeating: 0, count: config.train.batchSize * W)
+        for (i, value) in state.array.enumerated() { all[layout.rows.lowerBound * W + i] = value }
         try all.withUnsafeMutableBufferPointer { try communicator.allreduceSum($0) }
         return all
     }
@@ -25,15 +25,18 @@ extension Trainer {
     }
 
     func makeCheckpoint(hiddenState: [Float]) -> Checkpoint {
-        let header = Checkpoint.Header(
+        var header = Checkpoint.Header(
             config: config.document.jsonText, tokenizer: data.vocabulary.tokenizer.rawValue,
-            symbols: data.vocabulary.symbols, cell: config.model.cell, activation: model.shape.activation.rawValue,
-            hidden: model.shape.hidden, tensors: Checkpoint.describe(model.layout), step: step,
+            symbols: data.vocabulary.symbols, cell: config.model.cell.rawValue, activation: model.shape.activation.rawValue,
+            hidden: model.shape.hidden, layers: model.shape.layers, tensors: Checkpoint.describe(model.layout), step: step,
             epoch: cursor.epoch, chunk: cursor.chunk, batchSize: config.train.batchSize,
             seqLength: config.train.seqLength, random: random.state, intervalNats: interval.nats,
-            intervalTokens: interval.tokens, intervalSteps: interval.steps, lastValidationLoss: lastValidationLoss,
+            intervalTokens: interval.tokens, intervalSteps: interval.steps, optimizer: config.train.optimizer.rawValue,
+            optimizerSteps: optimizer.steps, learningRate: learningRate, optimizerStateCount: optimizer.state.count,
+            lastValidationLoss: lastValidationLoss,
             bestValidationLoss: bestValidationLoss, parameterCount: model.layout.count, stateCount: hiddenState.count)
-        return Checkpoint(header: header, parameters: parameters.array, optimizerState: optimizer.memory.array,
+        if data.vocabulary.tokenizer == .word { header.words = data.vocabulary.words }
+        return Checkpoint(header: header, parameters: parameters.array, optimizerState: optimizer.state.array,
                           hiddenState: hiddenState)
     }
 
@@ -61,9 +64,11 @@ extension Trainer {
         }
         let h = checkpoint.header
         for (i, value) in checkpoint.parameters.enumerated() { parameters[i] = value }
-        for (i, value) in checkpoint.optimizerState.enumerated() { optimizer.memory[i] = value }
-        let H = model.shape.hidden
-        for i in 0..<state.count { state[i] = checkpoint.hiddenState[layout.rows.lowerBound * H + i] }
+        for (i, value) in checkpoint.optimizerState.enumerated() { optimizer.state[i] = value }
+        optimizer.steps = h.optimizerSteps
+        learningRate = h.learningRate
+        let W = model.shape.stateWidth
+        for i in 0..<state.count { state[i] = checkpoint.hiddenState[layout.rows.lowerBound * W + i] }
         step = h.step
         cursor = DataCursor(epoch: h.epoch, chunk: h.chunk)
         random = RandomSource(seed: h.random)
@@ -95,15 +100,19 @@ extension Trainer {
     /// A checkpoint of another model, vocabulary or batch shape is an input error saying which.
     func checkFits(_ checkpoint: Checkpoint, path: String) throws {
         let h = checkpoint.header
-        guard h.tokenizer == data.vocabulary.tokenizer.rawValue, h.symbols == data.vocabulary.symbols else {
+        guard h.tokenizer == data.vocabulary.tokenizer.rawValue, h.symbols == data.vocabulary.symbols,
+              (h.words ?? []) == data.vocabulary.words else {
             throw RNNDistError.input("\(path): the checkpoint's vocabulary (\(h.tokenizer), V = \(h.symbols.count)) differs from this corpus's (\(data.vocabulary.tokenizer.rawValue), V = \(data.vocabulary.count))")
         }
-        guard h.cell == config.model.cell, h.hidden == model.shape.hidden, h.activation == model.shape.activation.rawValue,
-              h.tensors == Checkpoint.describe(model.layout) else {
-            throw RNNDistError.input("\(path): the checkpoint holds a \(h.cell) \(h.activation) model with hidden_size \(h.hidden); the config asks for \(config.model.cell) \(model.shape.activation.rawValue) with hidden_size \(model.shape.hidden)")
+        guard h.cell == config.model.cell.rawValue, h.hidden == model.shape.hidden, h.layers == model.shape.layers,
+              h.activation == model.shape.activation.rawValue, h.tensors == Checkpoint.describe(model.layout) else {
+            throw RNNDistError.input("\(path): the checkpoint holds a \(h.layers)-layer \(h.cell) \(h.activation) model with hidden_size \(h.hidden); the config asks for \(model.shape.layers)-layer \(config.model.cell.rawValue) \(model.shape.activation.rawValue) with hidden_size \(model.shape.hidden)")
+        }
+        guard h.optimizer == config.train.optimizer.rawValue, h.optimizerStateCount == optimizer.state.count else {
+            throw RNNDistError.input("\(path): the checkpoint was trained with the \(h.optimizer) optimizer; the config asks for \(config.train.optimizer.rawValue)")
         }
         guard h.batchSize == config.train.batchSize, h.seqLength == config.train.seqLength,
-              h.stateCount == config.train.batchSize * model.shape.hidden else {
+              h.stateCount == config.train.batchSize * model.shape.stateWidth else {
             throw RNNDistError.input("\(path): the checkpoint was trained with train.batch_size \(h.batchSize) × train.seq_length \(h.seqLength); resuming needs the same (the data cursor counts chunks of that shape)")
         }
     }

@@ -45,7 +45,7 @@ public final class Trainer {
     let parameters: FlatBuffer<Float>
     /// Gradients (the parameters' layout), then loss sum, token count, stop flag: one allreduce.
     let reduction: FlatBuffer<Float>
-    let optimizer: Adagrad<Float>
+    let optimizer: Optimizer<Float>
     let state: FlatBuffer<Float>     // (B_local, H) carried hidden state
     let work: Workspace<Float>
     let store: CheckpointStore
@@ -60,6 +60,7 @@ public final class Trainer {
     var interval = Interval()
     var lastValidationLoss: Double?
     var bestValidationLoss: Double?
+    var learningRate: Double
 
     struct Interval {
         var nats = 0.0, tokens = 0.0, steps = 0, communication = 0.0
@@ -84,21 +85,21 @@ public final class Trainer {
         self.quiet = quiet
         self.interactive = interactive
         data = try TrainingData(config: config, communicator: communicator)
-        let shape = ModelShape(vocabulary: data.vocabulary.count, hidden: config.model.hiddenSize,
-                               activation: config.model.activation)
+        let shape = config.modelShape(vocabulary: data.vocabulary.count)
         model = LanguageModel(shape: shape)
         threads = config.train.threads ?? defaultThreadCount(ranksOnNode: communicator.ranksOnNode)
         parameters = FlatBuffer(count: model.layout.count)
         model.initialize(parameters, seed: UInt64(config.train.seed))
         reduction = FlatBuffer(count: model.layout.count + 3)
-        optimizer = Adagrad(parameterCount: model.layout.count, learningRate: Float(config.train.lr), epsilon: 1e-8)
-        state = FlatBuffer(count: data.trainLayout.rows.count * shape.hidden)
+        optimizer = Optimizer(config.optimizerSettings, parameterCount: model.layout.count)
+        learningRate = config.train.lr
+        state = FlatBuffer(count: data.trainLayout.rows.count * shape.stateWidth)
         work = model.makeWorkspace(steps: config.train.seqLength, rows: data.trainLayout.rows.count)
         store = CheckpointStore(directory: config.checkpoint.dir, keep: config.checkpoint.keep)
         random = RandomSource(seed: UInt64(config.train.seed) &+ 0x5A3D_1E)
         let vocabulary = data.vocabulary
         samplePrime = try communicator.agree {
-            let prime = config.sample.prime.isEmpty ? [0] : try vocabulary.encode(config.sample.prime).get()
+            let prime = config.sample.prime.isEmpty ? [vocabulary.startToken] : try vocabulary.encode(config.sample.prime).get()
             return prime
         }
         if let resume { try restore(from: resume) }
@@ -137,8 +138,10 @@ public final class Trainer {
             if cursor.chunk == 0 || !config.train.carryState { state.zero() }
             layout.fill(&batch, step: cursor.chunk, from: data.train)
             reduction.zero()
-            let local = model.run(batch, parameters: parameters, state: state, gradients: reduction,
-                                  work: work, threads: threads)
+            let dropout = config.model.dropout > 0
+                ? DropoutSeed(seed: UInt64(config.train.seed), step: step, firstRow: layout.rows.lowerBound) : nil
+            let local = model.run(batch, parameters: parameters, state: state, gradients: reduction, work: work,
+                                  threads: threads, dropout: dropout, truncate: config.train.bpttTruncate)
             reduction[n] = Float(local.nats)
             reduction[n + 1] = Float(local.tokens)
             reduction[n + 2] = StopSignals.isRequested ? 1 : 0
@@ -169,7 +172,8 @@ public final class Trainer {
                 continue
             }
             badSteps = 0
-            optimizer.update(parameters, gradients: reduction)
+            learningRate = config.schedule.rate(base: config.train.lr, step: step - 1, current: learningRate)
+            optimizer.update(parameters, gradients: reduction, learningRate: learningRate)
 
             interval.nats += nats
             interval.tokens += tokens
@@ -185,7 +189,7 @@ public final class Trainer {
             if step % config.log.every == 0 || last || stopRequested {
                 let loss = interval.nats / max(interval.tokens, 1)
                 metrics?.write(["step": Double(step), "epoch": Double(epoch), "loss": loss, "bpc": loss / M_LN2,
-                                "lr": config.train.lr, "grad_norm": gradientNorm, "tokens_per_s": rate,
+                                "lr": learningRate, "grad_norm": gradientNorm, "tokens_per_s": rate,
                                 "elapsed_s": elapsed, "comm_s": interval.communication / Double(interval.steps)])
                 if !progress.isTerminal || last {
                     say("step \(step)/\(totalSteps) epoch \(epoch) loss \(format(loss, 4)) bpc \(format(loss / M_LN2, 3)) grad_norm \(format(gradientNorm, 3)) \(Progress.rate(rate)) elapsed \(Progress.duration(elapsed))")
@@ -203,6 +207,9 @@ public final class Trainer {
                 metrics?.write(["step": Double(step), "val_loss": validation, "val_bpc": validation / M_LN2,
                                 "val_perplexity": Foundation.exp(validation)])
                 say("step \(step) validation loss \(format(validation, 4)) bpc \(format(validation / M_LN2, 3)) perplexity \(format(Foundation.exp(validation), 2))")
+                let lowered = config.schedule.afterValidation(current: learningRate, previous: lastValidationLoss, latest: validation)
+                if lowered != learningRate { say("validation loss went up: learning rate \(learningRate) → \(lowered)") }
+                learningRate = lowered
                 improved = validation < (bestValidationLoss ?? .infinity)
                 if improved { bestValidationLoss = validation }
                 lastValidationLoss = validation
@@ -280,9 +287,15 @@ public final class Trainer {
         }
     }
 
+    var modelDescription: String {
+        let m = config.model
+        let cell = m.cell == .rnn ? "rnn \(m.activation.rawValue)" : m.cell.rawValue
+        return "\(m.layers > 1 ? "\(m.layers) × " : "")\(cell) H = \(m.hiddenSize)\(m.dropout > 0 ? " dropout \(m.dropout)" : "")"
+    }
+
     var header: String {
         let m = config.model
         let resumed = step > 0 ? " | resumed at step \(step)" : ""
-        return "rnn-dist: \(data.description): \(data.trainTokenCount) training + \(data.validationTokenCount) validation tokens, V = \(data.vocabulary.count) | \(m.cell) \(m.activation.rawValue) H = \(m.hiddenSize), \(model.layout.count) parameters | batch \(config.train.batchSize) × \(config.train.seqLength) on \(communicator.size) rank(s) × \(threads) thread(s) | \(layout.stepsPerEpoch) steps/epoch, \(totalSteps) steps\(resumed)"
+        return "rnn-dist: \(data.description): \(data.trainTokenCount) training + \(data.validationTokenCount) validation tokens, V = \(data.vocabulary.count) | \(modelDescription), \(model.layout.count) parameters | batch \(config.train.batchSize) × \(config.train.seqLength) on \(communicator.size) rank(s) × \(threads) thread(s) | \(layout.stepsPerEpoch) steps/epoch, \(totalSteps) steps\(resumed)"
     }
 }

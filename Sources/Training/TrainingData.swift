@@ -32,6 +32,19 @@ public struct TrainingData: Sendable {
         }
         let path = config.data.path!
         let tokenizer = config.data.tokenizer
+        if tokenizer == .word {
+            // Words need the whole text for their counts, so every rank tokenizes all of it
+            // (word corpora are small next to character ones), then keeps its shard.
+            let corpus = try communicator.agree { try Corpus.loadWords(path: path, vocabularySize: config.data.vocabSize) }
+            let plan = try ShardPlan(tokenCount: corpus.tokens.count, config: config, ranks: ranks, source: path)
+            description = path
+            vocabulary = corpus.vocabulary
+            train = corpus.slice(plan.trainRange(rank: rank))
+            validation = corpus.slice(plan.validationRange(rank: rank))
+            (trainLayout, validationLayout) = (plan.trainLayout(rank: rank), plan.validationLayout(rank: rank))
+            (trainTokenCount, validationTokenCount) = (plan.trainCount, plan.validationCount)
+            return
+        }
         // Rank 0: [token count, symbol count, symbols…, then per rank the byte offsets of its
         // training start/end and validation start/end].
         let index = try communicator.fromRoot {

@@ -4,31 +4,55 @@ public enum Tokenizer: String, Sendable, CaseIterable {
     case char
     /// One token per byte, V = 256: any file at all.
     case byte
+    /// Seed 001: lower-cased words and punctuation marks, the `data.vocab_size` most frequent
+    /// kept and the rest `<unk>`, with `<s>` and `</s>` around every sentence.
+    case word
 }
 
-/// The token alphabet, sorted so that every rank (and every run) numbers it identically — the
-/// seeds' `list(set(text))` order changes from run to run. Symbols are Unicode scalar values
-/// (`char`) or byte values (`byte`).
+/// The token alphabet, numbered identically on every rank and in every run — the seeds'
+/// `list(set(text))` order changes from run to run. Characters and bytes are sorted by value;
+/// words come after `<unk>`, `<s>`, `</s>`, most frequent first (ties alphabetical).
 public struct Vocabulary: Sendable, Equatable {
     public let tokenizer: Tokenizer
-    public let symbols: [UInt32]
+    public let symbols: [UInt32]      // char, byte: the scalar or byte values
+    public let words: [String]        // word: the words
     private let index: [UInt32: Int32]
+    private let wordIndex: [String: Int32]
 
     public init(tokenizer: Tokenizer, symbols: some Sequence<UInt32>) {
+        precondition(tokenizer != .word)
         self.tokenizer = tokenizer
         self.symbols = Array(Set(symbols)).sorted()
         var index: [UInt32: Int32] = [:]
         for (i, symbol) in self.symbols.enumerated() { index[symbol] = Int32(i) }
         self.index = index
+        words = []
+        wordIndex = [:]
+    }
+
+    /// A word vocabulary, in token order (the special tokens first).
+    public init(words: [String]) {
+        tokenizer = .word
+        self.words = words
+        var wordIndex: [String: Int32] = [:]
+        for (i, word) in words.enumerated() { wordIndex[word] = Int32(i) }
+        self.wordIndex = wordIndex
+        symbols = []
+        index = [:]
     }
 
     public static let bytes = Vocabulary(tokenizer: .byte, symbols: 0...255)
 
-    public var count: Int { symbols.count }
+    public var count: Int { tokenizer == .word ? words.count : symbols.count }
 
     public func token(for symbol: UInt32) -> Int32? { index[symbol] }
 
-    /// The tokens of `text`, or nil naming the first character the vocabulary lacks.
+    /// Where generation starts when no prime is given: `<s>`, or a newline (the start of a
+    /// paragraph) when the vocabulary has one, else the first token.
+    public var startToken: Int32 { tokenizer == .word ? 1 : index[10] ?? 0 }
+
+    /// The tokens of `text`. Characters outside a char vocabulary are an error naming the
+    /// first; words outside a word vocabulary become `<unk>`.
     public func encode(_ text: String) -> Result<[Int32], RNNDistError> {
         var tokens: [Int32] = []
         switch tokenizer {
@@ -41,11 +65,14 @@ public struct Vocabulary: Sendable, Equatable {
             }
         case .byte:
             tokens = text.utf8.map { Int32($0) }
+        case .word:
+            tokens = WordSplitter.split(text, sentenceMarks: false).map { wordIndex[$0] ?? 0 }
         }
         return .success(tokens)
     }
 
-    /// The text of `tokens` (bytes that are not valid UTF-8 become U+FFFD).
+    /// The text of `tokens` (bytes that are not valid UTF-8 become U+FFFD; words are joined by
+    /// spaces, punctuation attached, one sentence per line).
     public func decode(_ tokens: some Sequence<Int32>) -> String {
         switch tokenizer {
         case .char:
@@ -54,6 +81,64 @@ public struct Vocabulary: Sendable, Equatable {
             return String(scalars)
         case .byte:
             return String(decoding: tokens.map { UInt8(symbols[Int($0)]) }, as: UTF8.self)
+        case .word:
+            return WordSplitter.join(tokens.map { words[Int($0)] })
         }
+    }
+}
+
+/// Seed 001's word-level text: lower-cased words (letters, digits, inner apostrophes) and
+/// punctuation marks as tokens of their own, sentences marked with `<s>` … `</s>`.
+public enum WordSplitter {
+    public static let unknown = "<unk>", sentenceStart = "<s>", sentenceEnd = "</s>"
+    static let sentenceEnders: Set<Character> = [".", "!", "?"]
+
+    /// The tokens of `text`; with `sentenceMarks`, `<s>` opens the text and every sentence
+    /// after a . ! or ?, and `</s>` closes each.
+    public static func split(_ text: String, sentenceMarks: Bool = true) -> [String] {
+        var tokens: [String] = sentenceMarks ? [sentenceStart] : []
+        var word = ""
+        func flush() {
+            if !word.isEmpty { tokens.append(word); word = "" }
+        }
+        for character in text.lowercased() {
+            if character.isLetter || character.isNumber || (character == "'" && !word.isEmpty) {
+                word.append(character)
+            } else {
+                flush()
+                guard !character.isWhitespace else { continue }
+                tokens.append(String(character))
+                if sentenceMarks && sentenceEnders.contains(character) { tokens += [sentenceEnd, sentenceStart] }
+            }
+        }
+        flush()
+        if sentenceMarks {
+            if tokens.last == sentenceStart { tokens.removeLast() } else { tokens.append(sentenceEnd) }
+        }
+        return tokens
+    }
+
+    /// The `size` − 3 most frequent tokens of `tokens` after the three special ones.
+    public static func vocabulary(of tokens: [String], size: Int) -> Vocabulary {
+        var counts: [String: Int] = [:]
+        for token in tokens where token != sentenceStart && token != sentenceEnd { counts[token, default: 0] += 1 }
+        let ranked = counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+        return Vocabulary(words: [unknown, sentenceStart, sentenceEnd] + ranked.prefix(max(0, size - 3)).map(\.key))
+    }
+
+    /// Words with spaces between, no space before punctuation, a line per sentence.
+    public static func join(_ words: [String]) -> String {
+        var text = ""
+        for word in words {
+            switch word {
+            case sentenceStart: continue
+            case sentenceEnd: text += "\n"
+            default:
+                let attached = word.count == 1 && !(word.first!.isLetter || word.first!.isNumber)
+                if !text.isEmpty && !text.hasSuffix("\n") && !attached { text += " " }
+                text += word
+            }
+        }
+        return text
     }
 }

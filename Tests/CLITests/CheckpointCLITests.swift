@@ -75,7 +75,7 @@ final class CheckpointCLITests: XCTestCase {
         XCTAssertEqual(run.status, 0, run.stderr)
         let wider = try rnnDist(training("run", ["--set", "model.hidden_size=32", "--resume", "auto"]))
         XCTAssertEqual(wider.status, 2)
-        XCTAssertTrue(wider.stderr.contains("hidden_size 64; the config asks for rnn sigmoid with hidden_size 32"), wider.stderr)
+        XCTAssertTrue(wider.stderr.contains("a 1-layer rnn sigmoid model with hidden_size 64; the config asks for 1-layer rnn sigmoid with hidden_size 32"), wider.stderr)
         let other = directory.appendingPathComponent("other.txt").path
         try Data(String(repeating: "abc xyz\n", count: 2000).utf8).write(to: URL(fileURLWithPath: other))
         let vocabulary = try rnnDist(training("run", ["--set", "data.path=\(other)", "--resume", "auto"]))
@@ -125,6 +125,19 @@ final class CheckpointCLITests: XCTestCase {
                                                     "--set", "train.threads=1"]), timeout: 60)
         XCTAssertEqual(result.status, 1)
         XCTAssertTrue(result.stderr.contains("no training step completed in"), result.stderr)
+    }
+
+    func testWordLevelModelsTrainCheckpointAndSampleWords() throws {
+        let run = try rnnDist([TestPaths.config("shakespeare-words.json"), "--set", "data.path=\(corpus!)",
+                               "--set", "train.max_steps=30", "--set", "data.vocab_size=300", "--set", "model.hidden_size=32",
+                               "--set", "checkpoint.dir=words/ckpt", "--set", "log.metrics=null", "--set", "log.val_every=30"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stdout.contains("V = 300 | gru H = 32"), run.stdout)
+        let sample = try rnnDist(["sample", "--checkpoint", "words/ckpt", "--length", "40", "--prime", "public func"])
+        XCTAssertEqual(sample.status, 0, sample.stderr)
+        XCTAssertTrue(sample.stdout.hasPrefix("public func "), sample.stdout)
+        let words = sample.stdout.split(whereSeparator: { $0 == " " || $0 == "\n" })
+        XCTAssertGreaterThan(words.count, 10, "words, not characters: \(sample.stdout)")
     }
 
     func testSamplingPredictionAndEvaluationUseTheTrainedModel() throws {

@@ -52,6 +52,30 @@ final class MultiRankTests: MultiRankTestCase {
         }
     }
 
+    /// The same for a 2-layer LSTM with dropout between the layers (its masks depend on the
+    /// global row, not on the rank that holds it).
+    func testTwoRanksAgreeWithOneProcessForATwoLayerLSTM() throws {
+        let arguments = { (name: String) in
+            [TestPaths.config("berkshire.json"), "--set", "data.path=\(self.corpus!)", "--set", "train.max_steps=30",
+             "--set", "model.cell=lstm", "--set", "model.layers=2", "--set", "model.hidden_size=32",
+             "--set", "model.dropout=0.1", "--set", "train.optimizer=adam", "--set", "train.lr=0.003",
+             "--set", "log.every=1", "--set", "log.val_every=null", "--set", "log.metrics=\(name)/metrics.jsonl",
+             "--set", "checkpoint.dir=\(name)/ckpt", "--dump-parameters", name]
+        }
+        let single = try runProcess(TestPaths.executable, arguments("lstm1") + ["--ranks", "1"], directory: directory)
+        XCTAssertEqual(single.status, 0, single.stderr)
+        let result = try mpirun(2, arguments("lstm2"))
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let (reference, measured) = (try losses(directory.appendingPathComponent("lstm1/metrics.jsonl").path),
+                                     try losses(directory.appendingPathComponent("lstm2/metrics.jsonl").path))
+        XCTAssertEqual(measured.keys.sorted(), Array(1...30))
+        for step in 1...30 {
+            XCTAssertEqual(measured[step]!, reference[step]!, accuracy: 1e-4 * reference[step]!, "step \(step)")
+        }
+        XCTAssertEqual(try parameters(directory.appendingPathComponent("lstm2/rank-0.f32").path),
+                       try parameters(directory.appendingPathComponent("lstm2/rank-1.f32").path))
+    }
+
     func testFourRanksRunTheBerkshireConfigWithOneProgressStream() throws {
         let result = try mpirun(4, [TestPaths.config("berkshire.json"), "--set", "data.path=\(corpus!)",
                                     "--set", "train.max_steps=30", "--set", "log.every=10", "--set", "log.metrics=null"])

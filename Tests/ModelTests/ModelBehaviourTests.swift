@@ -26,19 +26,6 @@ final class ModelBehaviourTests: XCTestCase {
         XCTAssertEqual(state.array, longState.array)
     }
 
-    /// One Adagrad step by hand: m = g², p − lr·g/√(m + eps).
-    func testAdagradStepMatchesHandComputation() {
-        let parameters = FlatBuffer<Double>([1.0, -2.0, 0.5])
-        let gradients = FlatBuffer<Double>([0.5, -4.0, 0.0])
-        let adagrad = Adagrad<Double>(parameterCount: 3, learningRate: 0.1, epsilon: 1e-8)
-        adagrad.memory[0] = 0.75
-        adagrad.update(parameters, gradients: gradients)
-        XCTAssertEqual(adagrad.memory.array, [1.0, 16.0, 0.0])
-        XCTAssertEqual(parameters[0], 1.0 - 0.1 * 0.5 / (1.0 + 1e-8).squareRoot(), accuracy: 1e-15)
-        XCTAssertEqual(parameters[1], -2.0 + 0.1 * 4.0 / (16.0 + 1e-8).squareRoot(), accuracy: 1e-15)
-        XCTAssertEqual(parameters[2], 0.5)
-    }
-
     func testClippingByValueAndByGlobalNorm() {
         var g: [Double] = [3, -4, 12]
         XCTAssertEqual(GradientClipping.value(5).apply(&g, count: 3), 13, accuracy: 1e-12)

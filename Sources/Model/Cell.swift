@@ -1,0 +1,132 @@
+import Kernels
+
+/// The recurrent cells (SPEC §1), all behind one interface: the layer computes the projections
+/// P_t = x_t·Wxᵀ + b (all T steps at once) and R_t = h_{t−1}·Whᵀ (step by step); the cell turns
+/// them into the new state and, backwards, into ∂loss/∂P_t and ∂loss/∂R_t. Gate order, for
+/// every weight of width G = gates·H: rnn [z]; lstm [i, f, g, o]; gru [r, z, n] (PyTorch's).
+///
+/// - rnn:  h = f(P + R)                                  (f = tanh, sigmoid or relu)
+/// - lstm: i, f, o = σ(P + R)_{i,f,o}, g = tanh(P + R)_g  (seed 002; forget bias starts at 1)
+///         c = f ⊙ c_{t−1} + i ⊙ g,  h = o ⊙ tanh(c)
+/// - gru:  the variant of PyTorch's nn.GRU and cuDNN, with the reset gate applied *after* the
+///         recurrent product, so that product stays one matrix multiply per step:
+///         r = σ(P_r + R_r), z = σ(P_z + R_z), n = tanh(P_n + r ⊙ (R_n + b_hn)),
+///         h = (1 − z) ⊙ n + z ⊙ h_{t−1}
+public enum CellType: String, Sendable, CaseIterable {
+    case rnn, lstm, gru
+
+    /// G / H: how many H-wide gate blocks the projections have.
+    public var gates: Int {
+        switch self {
+        case .rnn: return 1
+        case .lstm: return 4
+        case .gru: return 3
+        }
+    }
+
+    /// Whether R_t must be kept apart from P_t (the GRU's reset gate multiplies R_n alone).
+    public var keepsRecurrentProduct: Bool { self == .gru }
+
+    /// Whether the carried state has a cell part c beside h.
+    public var hasCellState: Bool { self == .lstm }
+}
+
+/// One step of a cell over `n` rows, forward and backward. Pointers address row-major
+/// (n, G) or (n, H) blocks; the layer hands each thread its own rows.
+public struct CellStep<S: KernelScalar>: Sendable {
+    public let type: CellType
+    public let activation: Activation
+    public let H: Int
+
+    public init(type: CellType, activation: Activation, hidden: Int) {
+        self.type = type
+        self.activation = activation
+        H = hidden
+    }
+
+    /// Forward. On entry `gates` holds P_t (+ R_t for rnn/lstm), `recurrent` R_t (gru; with
+    /// b_hn added to its n block). On exit `gates` holds the activated gates (the cache the
+    /// backward pass reads), `h` (and `c`) the new state.
+    @inlinable
+    public func forward(n: Int, gates: UnsafeMutablePointer<S>, recurrent: UnsafeMutablePointer<S>?,
+                        hPrevious: UnsafePointer<S>, cPrevious: UnsafePointer<S>?,
+                        h: UnsafeMutablePointer<S>, c: UnsafeMutablePointer<S>?) {
+        let G = type.gates * H
+        switch type {
+        case .rnn:
+            activation.apply(gates, count: n * H)
+            h.update(from: gates, count: n * H)
+        case .lstm:
+            for r in 0..<n {
+                let row = gates + r * G
+                Activation.sigmoid.apply(row, count: 2 * H)              // i, f
+                Activation.tanh.apply(row + 2 * H, count: H)             // g
+                Activation.sigmoid.apply(row + 3 * H, count: H)          // o
+                let (cp, cr, hr) = (cPrevious! + r * H, c! + r * H, h + r * H)
+                for j in 0..<H { cr[j] = row[H + j] * cp[j] + row[j] * row[2 * H + j] }
+                hr.update(from: cr, count: H)
+                Activation.tanh.apply(hr, count: H)
+                for j in 0..<H { hr[j] *= row[3 * H + j] }
+            }
+        case .gru:
+            for r in 0..<n {
+                let (row, rec, hp, hr) = (gates + r * G, recurrent! + r * G, hPrevious + r * H, h + r * H)
+                for j in 0..<(2 * H) { row[j] += rec[j] }
+                Activation.sigmoid.apply(row, count: 2 * H)              // r, z
+                for j in 0..<H { row[2 * H + j] += row[j] * rec[2 * H + j] }
+                Activation.tanh.apply(row + 2 * H, count: H)             // n
+                for j in 0..<H { hr[j] = (1 - row[H + j]) * row[2 * H + j] + row[H + j] * hp[j] }
+            }
+        }
+    }
+
+    /// Backward of one step. Given `dh` = ∂loss/∂h_t and (lstm) `dc` = ∂loss/∂c_t from later
+    /// steps, writes ∂loss/∂P_t into `dP`, ∂loss/∂R_t into `dR` (gru; for rnn/lstm dR = dP),
+    /// the part of ∂loss/∂h_{t−1} that bypasses Wh into `dhDirect` (gru: z ⊙ dh; else 0),
+    /// and replaces `dc` by ∂loss/∂c_{t−1} (lstm).
+    @inlinable
+    public func backward(n: Int, gates: UnsafePointer<S>, recurrent: UnsafePointer<S>?,
+                         hPrevious: UnsafePointer<S>, cPrevious: UnsafePointer<S>?, c: UnsafePointer<S>?,
+                         dh: UnsafePointer<S>, dc: UnsafeMutablePointer<S>?,
+                         dP: UnsafeMutablePointer<S>, dR: UnsafeMutablePointer<S>?,
+                         dhDirect: UnsafeMutablePointer<S>, scratch: UnsafeMutablePointer<S>) {
+        let G = type.gates * H
+        switch type {
+        case .rnn:
+            // h = f(z): the derivative through the output (tanh' = 1 − h², …).
+            activation.backward(output: gates, gradient: dh, into: dP, count: n * H)
+            dhDirect.update(repeating: 0, count: n * H)
+        case .lstm:
+            for r in 0..<n {
+                let (row, d, cp, cr) = (gates + r * G, dP + r * G, cPrevious! + r * H, c! + r * H)
+                let (dhr, dcr, tc) = (dh + r * H, dc! + r * H, scratch)
+                tc.update(from: cr, count: H)
+                Activation.tanh.apply(tc, count: H)
+                for j in 0..<H {
+                    let (i, f, g, o) = (row[j], row[H + j], row[2 * H + j], row[3 * H + j])
+                    let dcTotal = dcr[j] + dhr[j] * o * (1 - tc[j] * tc[j])
+                    d[j] = dcTotal * g * i * (1 - i)                       // ∂P_i
+                    d[H + j] = dcTotal * cp[j] * f * (1 - f)               // ∂P_f
+                    d[2 * H + j] = dcTotal * i * (1 - g * g)               // ∂P_g
+                    d[3 * H + j] = dhr[j] * tc[j] * o * (1 - o)            // ∂P_o
+                    dcr[j] = dcTotal * f                                   // ∂c_{t−1}
+                }
+            }
+            dhDirect.update(repeating: 0, count: n * H)
+        case .gru:
+            for r in 0..<n {
+                let (row, rec, hp, dhr) = (gates + r * G, recurrent! + r * G, hPrevious + r * H, dh + r * H)
+                let (dp, dr, direct) = (dP + r * G, dR! + r * G, dhDirect + r * H)
+                for j in 0..<H {
+                    let (rg, z, nn) = (row[j], row[H + j], row[2 * H + j])
+                    let dn = dhr[j] * (1 - z) * (1 - nn * nn)              // ∂(P_n + r ⊙ R_n)
+                    let dz = dhr[j] * (hp[j] - nn) * z * (1 - z)           // ∂(P_z + R_z)
+                    let drg = dn * rec[2 * H + j] * rg * (1 - rg)          // ∂(P_r + R_r)
+                    dp[j] = drg; dp[H + j] = dz; dp[2 * H + j] = dn
+                    dr[j] = drg; dr[H + j] = dz; dr[2 * H + j] = dn * rg
+                    direct[j] = dhr[j] * z
+                }
+            }
+        }
+    }
+}
