@@ -21,13 +21,8 @@ public struct TrainingData: Sendable {
         let (rank, ranks) = (communicator.rank, communicator.size)
         if let task = config.data.synthetic {
             let corpus = task.generate(tokens: config.data.syntheticTokens, seed: UInt64(config.train.seed))
-            let plan = try ShardPlan(tokenCount: corpus.tokens.count, config: config, ranks: ranks, source: task.rawValue)
-            description = "synthetic \(task.rawValue)"
-            vocabulary = corpus.vocabulary
-            train = corpus.slice(plan.trainRange(rank: rank))
-            validation = corpus.slice(plan.validationRange(rank: rank))
-            (trainLayout, validationLayout) = (plan.trainLayout(rank: rank), plan.validationLayout(rank: rank))
-            (trainTokenCount, validationTokenCount) = (plan.trainCount, plan.validationCount)
+            self = try TrainingData(whole: corpus, description: "synthetic \(task.rawValue)", config: config,
+                                    communicator: communicator)
             return
         }
         let path = config.data.path!
@@ -36,13 +31,7 @@ public struct TrainingData: Sendable {
             // Words need the whole text for their counts, so every rank tokenizes all of it
             // (word corpora are small next to character ones), then keeps its shard.
             let corpus = try communicator.agree { try Corpus.loadWords(path: path, vocabularySize: config.data.vocabSize) }
-            let plan = try ShardPlan(tokenCount: corpus.tokens.count, config: config, ranks: ranks, source: path)
-            description = path
-            vocabulary = corpus.vocabulary
-            train = corpus.slice(plan.trainRange(rank: rank))
-            validation = corpus.slice(plan.validationRange(rank: rank))
-            (trainLayout, validationLayout) = (plan.trainLayout(rank: rank), plan.validationLayout(rank: rank))
-            (trainTokenCount, validationTokenCount) = (plan.trainCount, plan.validationCount)
+            self = try TrainingData(whole: corpus, description: path, config: config, communicator: communicator)
             return
         }
         // Rank 0: [token count, symbol count, symbols…, then per rank the byte offsets of its
@@ -76,6 +65,22 @@ public struct TrainingData: Sendable {
         }
         self.vocabulary = vocabulary
         description = path
+        (trainLayout, validationLayout) = (plan.trainLayout(rank: rank), plan.validationLayout(rank: rank))
+        (trainTokenCount, validationTokenCount) = (plan.trainCount, plan.validationCount)
+    }
+}
+
+extension TrainingData {
+    /// This rank's shard of a corpus that every rank holds whole.
+    init(whole corpus: Corpus, description: String, config: Config, communicator: Communicator) throws {
+        let (rank, ranks) = (communicator.rank, communicator.size)
+        let plan = try communicator.agree {
+            try ShardPlan(tokenCount: corpus.tokens.count, config: config, ranks: ranks, source: description)
+        }
+        self.description = description
+        vocabulary = corpus.vocabulary
+        train = corpus.slice(plan.trainRange(rank: rank))
+        validation = corpus.slice(plan.validationRange(rank: rank))
         (trainLayout, validationLayout) = (plan.trainLayout(rank: rank), plan.validationLayout(rank: rank))
         (trainTokenCount, validationTokenCount) = (plan.trainCount, plan.validationCount)
     }
