@@ -23,7 +23,9 @@ let package = Package(
         .target(
             name: "Kernels",
             dependencies: [.product(name: "RealModule", package: "swift-numerics")],
-            swiftSettings: machineFlags),
+            // The kernels check their arguments once, at entry (`precondition`); inside, the
+            // overflow checks of index arithmetic would sit in the innermost loops.
+            swiftSettings: machineFlags + [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "Model", dependencies: ["Kernels", .product(name: "RealModule", package: "swift-numerics")],
                 swiftSettings: machineFlags),
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),

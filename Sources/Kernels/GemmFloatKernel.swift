@@ -9,7 +9,7 @@
 
 @usableFromInline let panelWidth = 32
 @usableFromInline let microRows = 6
-@usableFromInline let kBlock = 256
+@usableFromInline let kBlock = 128
 
 @usableFromInline
 func panelCount(_ n: Int) -> Int { (n + panelWidth - 1) / panelWidth }
@@ -51,17 +51,18 @@ func packedFloatGemm(
         while k0 < k {
             let kc = min(kBlock, k - k0)
             let block = shared.b.base + k0 * panels * panelWidth
-            var i = rows.lowerBound
-            while i < rows.upperBound {
-                let mr = min(microRows, rows.upperBound - i)
-                let aBlock = shared.a.base + i * aRowStride + k0 * aKStride
-                for p in 0..<panels {
-                    microKernel(kc: kc, a: aBlock, rowStride: aRowStride, kStride: aKStride, rows: mr,
-                                packedB: block + p * kc * panelWidth,
+            // Panel by panel: one kc×32 panel of B (32 KB) stays in L1 while every row block of
+            // this thread passes over it; A streams from L2, a few scalars per FMA row.
+            for p in 0..<panels {
+                var i = rows.lowerBound
+                while i < rows.upperBound {
+                    let mr = min(microRows, rows.upperBound - i)
+                    microKernel(kc: kc, a: shared.a.base + i * aRowStride + k0 * aKStride, rowStride: aRowStride,
+                                kStride: aKStride, rows: mr, packedB: block + p * kc * panelWidth,
                                 c: shared.c.base + i * ldc + p * panelWidth, ldc: ldc,
                                 columns: min(panelWidth, n - p * panelWidth))
+                    i += mr
                 }
-                i += mr
             }
             k0 += kc
         }

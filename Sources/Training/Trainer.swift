@@ -68,6 +68,11 @@ public final class Trainer {
 
     var isLeader: Bool { communicator.rank == 0 }
 
+    /// Called on every rank after each step with the step number (benchmarks time with it).
+    public var stepObserver: ((Int) -> Void)?
+    /// Called after each step's allreduce with the seconds it took (waiting included).
+    public var communicationObserver: ((Double) -> Void)?
+
     /// `resume`: nil for a fresh run, "auto" for the newest valid checkpoint in checkpoint.dir
     /// (a fresh run when there is none), or a checkpoint file (or a directory: its newest).
     /// `interactive`: standard output is a terminal a person watches (a live progress line);
@@ -147,12 +152,15 @@ public final class Trainer {
             reduction[n + 2] = StopSignals.isRequested ? 1 : 0
             let communicationStart = Date()
             try reduction.withUnsafeMutableBufferPointer { try communicator.allreduceSum($0) }
-            interval.communication += Date().timeIntervalSince(communicationStart)
+            let communicationTime = Date().timeIntervalSince(communicationStart)
+            interval.communication += communicationTime
+            communicationObserver?(communicationTime)
             step += 1
             let epoch = cursor.epoch
             cursor.chunk += 1
             if cursor.chunk == layout.stepsPerEpoch { cursor = DataCursor(epoch: cursor.epoch + 1, chunk: 0) }
             watchdog.beat()
+            defer { stepObserver?(step) }
 
             let (nats, tokens) = (Double(reduction[n]), Double(reduction[n + 1]))
             let stopRequested = reduction[n + 2] > 0

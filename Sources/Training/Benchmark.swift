@@ -1,0 +1,69 @@
+import Foundation
+import Distributed
+import Model
+
+/// The speed benchmarks of the performance issue: the models users compare us on, trained for a
+/// few steps on a real corpus, timed after warm-up (tokens/s = B·T·steps / wall seconds).
+public enum Benchmark {
+    public struct Case: Sendable {
+        public let name: String
+        public let description: String
+        public let overrides: [String]
+    }
+
+    /// A: the Berkshire model (tanh, as the peers run it); B: a wide RNN; C: an LSTM. All with
+    /// batch 64 × 50, Adagrad 0.01, clip ±5, state carried.
+    public static let cases = [
+        Case(name: "A", description: "rnn H 64", overrides: ["model.cell=rnn", "model.hidden_size=64"]),
+        Case(name: "B", description: "rnn H 512", overrides: ["model.cell=rnn", "model.hidden_size=512"]),
+        Case(name: "C", description: "lstm H 256", overrides: ["model.cell=lstm", "model.hidden_size=256"]),
+    ]
+
+    public struct Result: Sendable {
+        public var tokensPerSecond: Double
+        public var gigaflops: Double
+        public var peakMemoryMiB: [Double]   // per rank
+        public var communicationShare: Double  // allreduce time / step time
+    }
+
+    /// FLOPs per token of forward + backward with a gathered input: 6·(gates·H² + H·V) for one
+    /// layer (the issue's formula), plus 6·gates·H² per layer above the first.
+    public static func flopsPerToken(_ shape: ModelShape) -> Double {
+        let (H, V, G) = (Double(shape.hidden), Double(shape.vocabulary), Double(shape.cell.gates))
+        return 6 * (G * H * H + H * V) + Double(shape.layers - 1) * 12 * G * H * H
+    }
+
+    public static func run(_ benchmark: Case, corpus: String, steps: Int, warmup: Int, threads: Int?,
+                           communicator: Communicator) throws -> Result {
+        var overrides = benchmark.overrides + [
+            "data.path=\(corpus)", "model.activation=tanh", "train.batch_size=64", "train.seq_length=50",
+            "train.optimizer=adagrad", "train.lr=0.01", "train.clip_value=5", "train.max_steps=\(warmup + steps)",
+            "log.val_every=null", "log.metrics=null", "train.sync_check_every=1000000",
+        ]
+        if let threads { overrides.append("train.threads=\(threads)") }
+        let config = try ConfigLoader.decode(.object([:]), source: "bench \(benchmark.name)", name: "bench",
+                                             overrides: overrides)
+        let trainer = try Trainer(config: config, communicator: communicator, quiet: true)
+        var start = Date()
+        var communication = 0.0
+        trainer.stepObserver = { step in if step == warmup { start = Date() } }
+        trainer.communicationObserver = { seconds in communication += seconds }
+        _ = try trainer.run()
+        let seconds = Date().timeIntervalSince(start)
+        let rate = Double(steps * 64 * 50) / seconds
+        var memory = [Double](repeating: 0, count: communicator.size)
+        memory[communicator.rank] = peakResidentMiB()
+        var floats = memory.map(Float.init)
+        try floats.withUnsafeMutableBufferPointer { try communicator.allreduceSum($0) }
+        return Result(tokensPerSecond: rate, gigaflops: rate * flopsPerToken(trainer.model.shape) / 1e9,
+                      peakMemoryMiB: floats.map(Double.init), communicationShare: communication / seconds)
+    }
+
+    /// The process's peak resident memory (VmHWM), in MiB.
+    public static func peakResidentMiB() -> Double {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kib = Double(line.split(separator: " ").dropFirst().first ?? "") else { return .nan }
+        return kib / 1024
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+import Kernels
+
+/// GFLOP/s of the products one training step of model B (H 512, V 65, B 64 × T 50) runs, each
+/// timed alone: where the step's time goes.
+public enum KernelBenchmark {
+    public struct Shape: Sendable {
+        public let name: String
+        public let m, n, k: Int
+        public let transposeA, transposeB, prepacked: Bool
+    }
+
+    public static let shapes = [
+        Shape(name: "recurrence h·Whᵀ (per step)", m: 64, n: 512, k: 512, transposeA: false, transposeB: true, prepacked: true),
+        Shape(name: "recurrence dz·Wh (per step)", m: 64, n: 512, k: 512, transposeA: false, transposeB: false, prepacked: true),
+        Shape(name: "dWh = dZᵀ·H", m: 512, n: 512, k: 3200, transposeA: true, transposeB: false, prepacked: false),
+        Shape(name: "logits = H·Uᵀ", m: 3200, n: 65, k: 512, transposeA: false, transposeB: true, prepacked: false),
+        Shape(name: "dU = dθᵀ·H", m: 65, n: 512, k: 3200, transposeA: true, transposeB: false, prepacked: false),
+        Shape(name: "dH = dθ·U", m: 3200, n: 512, k: 65, transposeA: false, transposeB: false, prepacked: false),
+    ]
+
+    /// (shape, GFLOP/s) for each shape with `threads` threads.
+    public static func run(threads: Int, seconds: Double = 0.3) -> [(Shape, Double)] {
+        shapes.map { shape in
+            let a = [Float](repeating: 0.5, count: shape.m * shape.k)
+            let b = [Float](repeating: 0.25, count: shape.k * shape.n)
+            var c = [Float](repeating: 0, count: shape.m * shape.n)
+            let packed = PackedMatrix<Float>()
+            let (lda, ldb) = (shape.transposeA ? shape.m : shape.k, shape.transposeB ? shape.k : shape.n)
+            packed.pack(b, ldb: ldb, transposed: shape.transposeB, k: shape.k, n: shape.n)
+            func once() {
+                if shape.prepacked {
+                    gemm(m: shape.m, a: a, lda: lda, transposeA: shape.transposeA, packed: packed, c: &c, ldc: shape.n,
+                         accumulate: true, threads: threads)
+                } else {
+                    gemm(m: shape.m, n: shape.n, k: shape.k, a: a, lda: lda, transposeA: shape.transposeA, b: b, ldb: ldb,
+                         transposeB: shape.transposeB, c: &c, ldc: shape.n, accumulate: true, threads: threads)
+                }
+            }
+            once()
+            var calls = 0
+            let start = Date()
+            while Date().timeIntervalSince(start) < seconds {
+                once()
+                calls += 1
+            }
+            let flops = 2.0 * Double(shape.m * shape.n * shape.k) * Double(calls)
+            return (shape, flops / Date().timeIntervalSince(start) / 1e9)
+        }
+    }
+}
