@@ -3,13 +3,13 @@
 /// op(B) is packed into panels of 32 columns that are contiguous over k (zero-padded at the
 /// right edge), one k-block of `kBlock` rows after another. A is read in place, one element at a time
 /// and broadcast, through a (row stride, k stride) pair, so a transposed A costs nothing. The
-/// micro-kernel keeps a 6×32 block of C in twelve `SIMD16<Float>` accumulators (FMA on AVX-512
+/// micro-kernel keeps an 8×32 block of C in sixteen `SIMD16<Float>` accumulators (FMA on AVX-512
 /// when built for the host CPU; see Package.swift). Threads take disjoint blocks of C's rows and
 /// share the packed B, read-only.
 
 @usableFromInline let panelWidth = 32
-@usableFromInline let microRows = 6
-@usableFromInline let kBlock = 128
+@usableFromInline let microRows = 8
+@usableFromInline let kBlock = 256
 
 @usableFromInline
 func panelCount(_ n: Int) -> Int { (n + panelWidth - 1) / panelWidth }
@@ -97,8 +97,9 @@ func packPanels(_ b: UnsafePointer<Float>, ldb: Int, transposed: Bool, k: Int, n
     }
 }
 
-/// C[0..<rows, 0..<columns] += A[0..<rows, 0..<kc] · packedB (kc×32). Rows past `rows` repeat
-/// row 0 (their results are dropped), so one register schedule serves every tail.
+/// C[0..<rows, 0..<columns] += A[0..<rows, 0..<kc] · packedB (kc×32), for up to 8 rows held in
+/// sixteen `SIMD16<Float>` accumulators. Rows past `rows` repeat row 0 (their results are
+/// dropped), so one register schedule serves every tail.
 @inline(__always)
 private func microKernel(kc: Int, a: UnsafePointer<Float>, rowStride: Int, kStride: Int, rows: Int,
                          packedB: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
@@ -109,26 +110,32 @@ private func microKernel(kc: Int, a: UnsafePointer<Float>, rowStride: Int, kStri
     let a3 = rows > 3 ? a + 3 * rowStride : a
     let a4 = rows > 4 ? a + 4 * rowStride : a
     let a5 = rows > 5 ? a + 5 * rowStride : a
+    let a6 = rows > 6 ? a + 6 * rowStride : a
+    let a7 = rows > 7 ? a + 7 * rowStride : a
     var c00 = SIMD16<Float>(), c01 = SIMD16<Float>()
     var c10 = SIMD16<Float>(), c11 = SIMD16<Float>()
     var c20 = SIMD16<Float>(), c21 = SIMD16<Float>()
     var c30 = SIMD16<Float>(), c31 = SIMD16<Float>()
     var c40 = SIMD16<Float>(), c41 = SIMD16<Float>()
     var c50 = SIMD16<Float>(), c51 = SIMD16<Float>()
+    var c60 = SIMD16<Float>(), c61 = SIMD16<Float>()
+    var c70 = SIMD16<Float>(), c71 = SIMD16<Float>()
     let bRaw = UnsafeRawPointer(packedB)
     var offset = 0
     for p in 0..<kc {
-        let b0 = bRaw.loadUnaligned(fromByteOffset: p * 128, as: SIMD16<Float>.self)
-        let b1 = bRaw.loadUnaligned(fromByteOffset: p * 128 + 64, as: SIMD16<Float>.self)
-        let x0 = a0[offset], x1 = a1[offset], x2 = a2[offset]
-        let x3 = a3[offset], x4 = a4[offset], x5 = a5[offset]
+        let b0 = bRaw.loadUnaligned(fromByteOffset: p &* 128, as: SIMD16<Float>.self)
+        let b1 = bRaw.loadUnaligned(fromByteOffset: p &* 128 &+ 64, as: SIMD16<Float>.self)
+        let x0 = a0[offset], x1 = a1[offset], x2 = a2[offset], x3 = a3[offset]
         c00.addProduct(x0, b0); c01.addProduct(x0, b1)
         c10.addProduct(x1, b0); c11.addProduct(x1, b1)
         c20.addProduct(x2, b0); c21.addProduct(x2, b1)
         c30.addProduct(x3, b0); c31.addProduct(x3, b1)
+        let x4 = a4[offset], x5 = a5[offset], x6 = a6[offset], x7 = a7[offset]
         c40.addProduct(x4, b0); c41.addProduct(x4, b1)
         c50.addProduct(x5, b0); c51.addProduct(x5, b1)
-        offset += kStride
+        c60.addProduct(x6, b0); c61.addProduct(x6, b1)
+        c70.addProduct(x7, b0); c71.addProduct(x7, b1)
+        offset &+= kStride
     }
     addRow(c00, c01, to: c, columns: columns)
     if rows > 1 { addRow(c10, c11, to: c + ldc, columns: columns) }
@@ -136,6 +143,8 @@ private func microKernel(kc: Int, a: UnsafePointer<Float>, rowStride: Int, kStri
     if rows > 3 { addRow(c30, c31, to: c + 3 * ldc, columns: columns) }
     if rows > 4 { addRow(c40, c41, to: c + 4 * ldc, columns: columns) }
     if rows > 5 { addRow(c50, c51, to: c + 5 * ldc, columns: columns) }
+    if rows > 6 { addRow(c60, c61, to: c + 6 * ldc, columns: columns) }
+    if rows > 7 { addRow(c70, c71, to: c + 7 * ldc, columns: columns) }
 }
 
 /// c[0..<columns] += (lo ++ hi)[0..<columns].

@@ -23,8 +23,7 @@ public func softmaxCrossEntropy<S: KernelScalar>(
             if gradient { row.update(repeating: 0, count: classes) }
             continue
         }
-        var maximum = row[0]
-        for j in 1..<classes { maximum = max(maximum, row[j]) }
+        let maximum = rowMaximum(row, count: classes)
         let shiftedTarget = row[target] - maximum
         let sum = exponentiateShifted(row, count: classes, by: maximum)  // row[j] = e^{θj − max}
         loss += Double(weight) * (Double(S.log(sum)) - Double(shiftedTarget))
@@ -35,6 +34,28 @@ public func softmaxCrossEntropy<S: KernelScalar>(
         }
     }
     return loss
+}
+
+/// max_j row[j], 16 lanes at a time for Float.
+@inlinable @inline(__always)
+func rowMaximum<S: KernelScalar>(_ row: UnsafeMutablePointer<S>, count: Int) -> S {
+    var j = 0
+    var maximum = row[0]
+    if S.self == Float.self && count >= 16 {
+        let raw = UnsafeRawPointer(row)
+        var lanes = raw.loadUnaligned(as: SIMD16<Float>.self)
+        j = 16
+        while j + 16 <= count {
+            lanes = pointwiseMax(lanes, raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD16<Float>.self))
+            j += 16
+        }
+        maximum = unsafeBitCast(lanes.max(), to: S.self)
+    }
+    while j < count {
+        maximum = max(maximum, row[j])
+        j += 1
+    }
+    return maximum
 }
 
 /// row[j] = exp(row[j] − shift); returns Σ row[j].
@@ -51,6 +72,17 @@ func exponentiateShifted<S: KernelScalar>(_ row: UnsafeMutablePointer<S>, count:
             raw.storeBytes(of: e, toByteOffset: j * 4, as: SIMD16<Float>.self)
             partial += e
             j += 16
+        }
+        if j < count {
+            // The tail through the same vector exp: padded lanes hold the shift (e⁰ = 1),
+            // which is subtracted again; only the valid lanes are stored.
+            var tail = SIMD16<Float>(repeating: unsafeBitCast(shift, to: Float.self))
+            for lane in 0..<(count - j) { tail[lane] = unsafeBitCast(row[j + lane], to: Float.self) }
+            let e = vectorExp(tail - s)
+            for lane in 0..<(count - j) { row[j + lane] = unsafeBitCast(e[lane], to: S.self) }
+            partial += e
+            partial -= SIMD16(repeating: 1).replacing(with: 0, where: SIMD16<Int32>(0..<16) .< Int32(count - j))
+            j = count
         }
         sum = S(partial.sum())
     }
