@@ -302,7 +302,6 @@ public final class Trainer {
     }
 
     var header: String {
-        let m = config.model
         let resumed = step > 0 ? " | resumed at step \(step)" : ""
         return "rnn-dist: \(data.description): \(data.trainTokenCount) training + \(data.validationTokenCount) validation tokens, V = \(data.vocabulary.count) | \(modelDescription), \(model.layout.count) parameters | batch \(config.train.batchSize) × \(config.train.seqLength) on \(communicator.size) rank(s) × \(threads) thread(s) | \(layout.stepsPerEpoch) steps/epoch, \(totalSteps) steps\(resumed)"
     }

@@ -24,8 +24,8 @@ public final class RunningProcess {
         if let directory { process.currentDirectoryURL = directory }
         outURL = FileManager.default.temporaryDirectory.appendingPathComponent("rnn-dist-out-\(UUID().uuidString)")
         errURL = FileManager.default.temporaryDirectory.appendingPathComponent("rnn-dist-err-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: outURL)
         process.standardError = try FileHandle(forWritingTo: errURL)
         try process.run()
