@@ -15,13 +15,19 @@ mkdir -p "$dir"
 
 fetch() {  # fetch URL FILE
     if command -v curl >/dev/null 2>&1; then
-        curl -fsSL --retry 3 -A "Mozilla/5.0 (rnn-dist fetch-data)" -o "$2" "$1"
+        curl -fsSL --retry 3 -A "Mozilla/5.0 (rnn-dist fetch-data)" -o "$2" "$1" || failed "$1"
     elif command -v wget >/dev/null 2>&1; then
-        wget -q -U "Mozilla/5.0 (rnn-dist fetch-data)" -O "$2" "$1"
+        wget -q -U "Mozilla/5.0 (rnn-dist fetch-data)" -O "$2" "$1" || failed "$1"
     else
         echo "fetch-data: needs curl or wget (apt-get install -y curl)" >&2
         exit 1
     fi
+}
+
+failed() {
+    echo "fetch-data: could not download $1 (no network?). Any UTF-8 text works as a corpus:" >&2
+    echo "  put it at $dir/tinyshakespeare.txt or $dir/berkshire.txt, or train with --set data.path=FILE" >&2
+    exit 1
 }
 
 shakespeare=$dir/tinyshakespeare.txt
