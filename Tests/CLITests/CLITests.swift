@@ -90,6 +90,41 @@ final class CLITests: XCTestCase {
         assertUsageError(try rnnDist([TestPaths.config("synthetic.json"), "--frobnicate"]), mentions: ["--frobnicate"])
     }
 
+    func testBenchReportsSpeedFlopsAndMemory() throws {
+        let corpus = try writeSourceCorpus(in: directory)
+        let result = try rnnDist(["bench", "--data", corpus, "--models", "A,C", "--steps", "3", "--warmup", "1"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let lines = result.stdout.split(separator: "\n")
+        XCTAssertEqual(lines.count, 2, result.stdout)
+        let expected: [(String, Double)] = [("A", 6.0 * Double(64 * 64 + 64 * 65)), ("C", 6.0 * Double(4 * 256 * 256 + 256 * 65))]
+        for (line, (model, flopsPerToken)) in zip(lines, expected) {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            XCTAssertEqual(object["model"] as? String, model)
+            let rate = try XCTUnwrap(object["tokens_per_s"] as? Double)
+            XCTAssertGreaterThan(rate, 0)
+            // V of the source corpus differs from 65, so compare loosely: the formula's order of magnitude.
+            let gflops = try XCTUnwrap(object["gflops"] as? Double)
+            XCTAssertEqual(gflops / (rate * flopsPerToken / 1e9), 1, accuracy: 0.5, "\(object)")
+            XCTAssertGreaterThan((object["peak_mib_per_rank"] as? [Double])?.first ?? 0, 1)
+        }
+        let unknown = try rnnDist(["bench", "--data", corpus, "--models", "Z"])
+        XCTAssertEqual(unknown.status, 2)
+        XCTAssertTrue(unknown.stderr.contains("unknown model 'Z'"), unknown.stderr)
+    }
+
+    func testPlotDrawsAMetricsFile() throws {
+        let metrics = directory.appendingPathComponent("m.jsonl")
+        let lines = [#"{"step":10,"loss":3.1}"#, #"{"step":20,"loss":2.5}"#, #"{"step":20,"val_loss":2.7}"#]
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: metrics)
+        let result = try rnnDist(["plot", metrics.path, "-o", "out.svg"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let svg = try String(contentsOf: directory.appendingPathComponent("out.svg"), encoding: .utf8)
+        XCTAssertTrue(svg.hasPrefix("<svg") && svg.contains("<path") && svg.contains("<circle"), svg)
+        let missing = try rnnDist(["plot", "nothing.jsonl"])
+        XCTAssertEqual(missing.status, 2)
+        XCTAssertTrue(missing.stderr.contains("nothing.jsonl: metrics file not found"), missing.stderr)
+    }
+
     func testBadCorporaExitTwoWithOneLineNamingTheFile() throws {
         let berkshire = TestPaths.config("berkshire.json")
         let missing = directory.appendingPathComponent("nope.txt").path
