@@ -14,38 +14,38 @@ public struct SendableConstPointer<Element>: @unchecked Sendable {
     @inlinable public init(_ base: UnsafePointer<Element>) { self.base = base }
 }
 
-/// Splits `0..<count` into `parts` contiguous ranges whose bounds are multiples of `grain`
-/// (but the last), as even as that allows. Empty ranges are dropped.
+/// Part `index` of `0..<count` split into `parts` contiguous ranges whose bounds are multiples
+/// of `grain` (but the last), as even as that allows.
+@inlinable
+public func partRange(_ index: Int, of count: Int, parts: Int, grain: Int = 1) -> Range<Int> {
+    let blocks = (count + grain - 1) / grain
+    let start = min(count, blocks * index / parts * grain)
+    let end = min(count, blocks * (index + 1) / parts * grain)
+    return start..<end
+}
+
+/// The non-empty ranges `parallelFor` would hand out (for tests and planning).
 @inlinable
 public func partition(_ count: Int, parts: Int, grain: Int = 1) -> [Range<Int>] {
     precondition(parts >= 1 && grain >= 1)
-    let blocks = (count + grain - 1) / grain
-    let used = max(1, min(parts, blocks))
-    var ranges: [Range<Int>] = []
-    ranges.reserveCapacity(used)
-    var start = 0
-    for p in 0..<used {
-        let endBlock = blocks * (p + 1) / used
-        let end = min(count, endBlock * grain)
-        if end > start { ranges.append(start..<end) }
-        start = end
-    }
-    return ranges
+    let used = max(1, min(parts, (count + grain - 1) / grain))
+    return (0..<used).map { partRange($0, of: count, parts: used, grain: grain) }.filter { !$0.isEmpty }
 }
 
 /// Runs `body` once per range of `partition(count, parts: threads, grain:)`, on Dispatch's
 /// worker threads when there is more than one range. The ranges are disjoint, so a body that
-/// writes only inside its range needs no locking.
+/// writes only inside its range needs no locking. Allocates nothing.
 @inlinable
 public func parallelFor(_ count: Int, threads: Int, grain: Int = 1,
                         _ body: @Sendable (Range<Int>) -> Void) {
-    let ranges = partition(count, parts: threads, grain: grain)
-    if ranges.count <= 1 {
-        if let only = ranges.first { body(only) }
+    precondition(threads >= 1 && grain >= 1)
+    let used = max(1, min(threads, (count + grain - 1) / grain))
+    if used == 1 {
+        if count > 0 { body(0..<count) }
         return
     }
-    ranges.withUnsafeBufferPointer { ranges in
-        let shared = SendableConstPointer(ranges.baseAddress!)
-        DispatchQueue.concurrentPerform(iterations: ranges.count) { body(shared.base[$0]) }
+    DispatchQueue.concurrentPerform(iterations: used) { index in
+        let range = partRange(index, of: count, parts: used, grain: grain)
+        if !range.isEmpty { body(range) }
     }
 }

@@ -61,7 +61,7 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
             }
         case .dense(let I):
             gemm(m: T * B, n: G, k: I, a: below!, lda: I, b: parameters.view(inputWeight), ldb: I, transposeB: true,
-                 c: gates, ldc: G, accumulate: false, threads: threads)
+                 c: gates, ldc: G, accumulate: false, threads: threads, scratch: work.packing)
             addToEveryRow(gates, rows: T * B, columns: G, vector: parameters.view(bias))
         }
         let WhT = work.packedRecurrent
@@ -120,10 +120,11 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
                  carry: SendablePointer(work.carryGrad.base), cellCarry: work.cellCarryGrad.map { SendablePointer($0.base) })
         let step = step
         let window = truncate ?? T
+        let temporaries = SendablePointer(work.backwardScratch.base)
         parallelFor(B, threads: threads) { rows in
             let (n, lo) = (rows.count, rows.lowerBound)
-            let scratch = UnsafeMutablePointer<S>.allocate(capacity: 2 * n * G + 4 * n * H + H)
-            defer { scratch.deallocate() }
+            // This thread's rows of the per-row temporaries (2G + 5H scalars a row).
+            let scratch = temporaries.base + lo * (2 * G + 5 * H)
             let (dPt, dRt) = (scratch, scratch + n * G)         // this origin's ∂P_t, ∂R_t
             let (g, direct, dc, next) = (scratch + 2 * n * G, scratch + 2 * n * G + n * H,
                                          scratch + 2 * n * G + 2 * n * H, scratch + 2 * n * G + 3 * n * H)
@@ -177,7 +178,7 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
         }
         let dR = (work.recurrentGrads ?? work.gateGrads).base
         gemm(m: G, n: H, k: T * B, a: dR, lda: G, transposeA: true, b: work.states.base, ldb: H,
-             c: gradients.view(recurrentWeight), ldc: H, accumulate: true, threads: threads)
+             c: gradients.view(recurrentWeight), ldc: H, accumulate: true, threads: threads, scratch: work.packing)
         accumulateColumnSums(work.gateGrads.base, rows: T * B, columns: G, into: gradients.view(bias))
         if let recurrentBias {
             let dbhn = gradients.view(recurrentBias)
@@ -196,9 +197,9 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
             }
         case .dense(let I):
             gemm(m: G, n: I, k: T * B, a: dP, lda: G, transposeA: true, b: below!, ldb: I,
-                 c: gradients.view(inputWeight), ldc: I, accumulate: true, threads: threads)
+                 c: gradients.view(inputWeight), ldc: I, accumulate: true, threads: threads, scratch: work.packing)
             gemm(m: T * B, n: I, k: G, a: dP, lda: G, b: parameters.view(inputWeight), ldb: I,
-                 c: belowGradient!, ldc: I, accumulate: false, threads: threads)
+                 c: belowGradient!, ldc: I, accumulate: false, threads: threads, scratch: work.packing)
         }
     }
 }

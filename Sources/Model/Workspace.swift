@@ -15,8 +15,11 @@ public final class LayerWorkspace<S: KernelScalar>: @unchecked Sendable {
     public let dropped: FlatBuffer<S>?      // (T, B, H) h_t ⊙ dropout mask: the next layer's input
     public let dropoutMask: FlatBuffer<S>?  // (T, B, H) 0 or 1/(1 − p)
     public let packedRecurrent = PackedMatrix<S>()  // Whᵀ forward, Wh backward
+    public let backwardScratch: FlatBuffer<S>  // (B, 2G + 5H) per-row temporaries of BPTT
+    /// Packing storage for the large products, shared by every layer (they run one at a time).
+    public let packing: PackedMatrix<S>
 
-    init(type: CellType, steps T: Int, rows B: Int, hidden H: Int, dropout: Bool) {
+    init(type: CellType, steps T: Int, rows B: Int, hidden H: Int, dropout: Bool, packing: PackedMatrix<S>) {
         let G = type.gates * H
         states = FlatBuffer(count: (T + 1) * B * H)
         cells = type.hasCellState ? FlatBuffer(count: (T + 1) * B * H) : nil
@@ -29,6 +32,8 @@ public final class LayerWorkspace<S: KernelScalar>: @unchecked Sendable {
         cellCarryGrad = type.hasCellState ? FlatBuffer(count: B * H) : nil
         dropped = dropout ? FlatBuffer(count: T * B * H) : nil
         dropoutMask = dropout ? FlatBuffer(count: T * B * H) : nil
+        backwardScratch = FlatBuffer(count: B * (2 * G + 5 * H))
+        self.packing = packing
     }
 }
 
@@ -41,15 +46,19 @@ public final class Workspace<S: KernelScalar>: @unchecked Sendable {
     public let layers: [LayerWorkspace<S>]
     public let logits: FlatBuffer<S>      // (T, B, V) logits, then ∂loss/∂logits
     public let rowLoss: FlatBuffer<Double> // (T·B) loss of each position, summed in a fixed order
+    /// Packing storage for the large products, reused step after step.
+    public let packing: PackedMatrix<S>
 
     public init(shape: ModelShape, steps: Int, rows: Int) {
         self.steps = steps
         self.rows = rows
         hidden = shape.hidden
         vocabulary = shape.vocabulary
+        let packing = PackedMatrix<S>()
+        self.packing = packing
         layers = (0..<shape.layers).map { l in
             LayerWorkspace(type: shape.cell, steps: steps, rows: rows, hidden: shape.hidden,
-                           dropout: shape.dropout > 0 && l < shape.layers - 1)
+                           dropout: shape.dropout > 0 && l < shape.layers - 1, packing: packing)
         }
         logits = FlatBuffer(count: steps * rows * shape.vocabulary)
         rowLoss = FlatBuffer(count: steps * rows)
