@@ -9,24 +9,30 @@ public enum Activation: String, Sendable, CaseIterable {
     /// x[i] = f(x[i]) for i in 0..<count. Float runs 16 lanes at a time through `vectorExp`.
     @inlinable
     public func apply<S: KernelScalar>(_ x: UnsafeMutablePointer<S>, count: Int) {
+        apply(UnsafePointer(x), into: x, count: count)
+    }
+
+    /// y[i] = f(x[i]) for i in 0..<count (x and y may be the same buffer).
+    @inlinable
+    public func apply<S: KernelScalar>(_ x: UnsafePointer<S>, into y: UnsafeMutablePointer<S>, count: Int) {
         var i = 0
         if S.self == Float.self, self != .relu {
-            let raw = UnsafeMutableRawPointer(x)
+            let (source, target) = (UnsafeRawPointer(x), UnsafeMutableRawPointer(y))
             while i + 16 <= count {
-                let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-                let y: SIMD16<Float>
+                let v = source.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+                let result: SIMD16<Float>
                 if self == .tanh {
                     // tanh v = 1 − 2 / (e^{2v} + 1): exact at ±∞, absolute error ~1e-7 near 0.
-                    y = 1 - 2 / (vectorExp(v + v) + 1)
+                    result = 1 - 2 / (vectorExp(v + v) + 1)
                 } else {
-                    y = 1 / (1 + vectorExp(-v))
+                    result = 1 / (1 + vectorExp(-v))
                 }
-                raw.storeBytes(of: y, toByteOffset: i * 4, as: SIMD16<Float>.self)
+                target.storeBytes(of: result, toByteOffset: i * 4, as: SIMD16<Float>.self)
                 i += 16
             }
         }
         while i < count {
-            x[i] = value(x[i])
+            y[i] = value(x[i])
             i += 1
         }
     }

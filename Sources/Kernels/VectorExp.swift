@@ -7,7 +7,8 @@
 /// ~1e-38 instead of a denormal, which no softmax or activation can tell apart).
 @inlinable @inline(__always)
 public func vectorExp(_ x: SIMD16<Float>) -> SIMD16<Float> {
-    let clamped = x.clamped(lowerBound: SIMD16(repeating: -87.3), upperBound: SIMD16(repeating: 88.7))
+    // pointwiseMin/Max compile to vminps/vmaxps; SIMD.clamped stays an out-of-line generic call.
+    let clamped = pointwiseMin(pointwiseMax(x, SIMD16(repeating: -87.3)), SIMD16(repeating: 88.7))
     // Adding 1.5·2²³ rounds x·log2 e to the nearest integer n and leaves n in the low
     // mantissa bits of t: no float→int conversion, which Swift's SIMD does lane by lane.
     let magic = SIMD16<Float>(repeating: 12_582_912)

@@ -45,8 +45,8 @@ public struct CellStep<S: KernelScalar>: Sendable {
     }
 
     /// Forward. On entry `gates` holds P_t (+ R_t for rnn/lstm), `recurrent` R_t (gru; with
-    /// b_hn added to its n block). On exit `gates` holds the activated gates (the cache the
-    /// backward pass reads), `h` (and `c`) the new state.
+    /// b_hn added to its n block). On exit `h` (and `c`) hold the new state and, for lstm and
+    /// gru, `gates` the activated gates (the cache the backward pass reads; rnn reads h).
     @inlinable
     public func forward(n: Int, gates: UnsafeMutablePointer<S>, recurrent: UnsafeMutablePointer<S>?,
                         hPrevious: UnsafePointer<S>, cPrevious: UnsafePointer<S>?,
@@ -54,8 +54,7 @@ public struct CellStep<S: KernelScalar>: Sendable {
         let G = type.gates * H
         switch type {
         case .rnn:
-            activation.apply(gates, count: n * H)
-            h.update(from: gates, count: n * H)
+            activation.apply(UnsafePointer(gates), into: h, count: n * H)
         case .lstm:
             for r in 0..<n {
                 let row = gates + r * G
@@ -86,7 +85,7 @@ public struct CellStep<S: KernelScalar>: Sendable {
     /// and replaces `dc` by ∂loss/∂c_{t−1} (lstm).
     @inlinable
     public func backward(n: Int, gates: UnsafePointer<S>, recurrent: UnsafePointer<S>?,
-                         hPrevious: UnsafePointer<S>, cPrevious: UnsafePointer<S>?, c: UnsafePointer<S>?,
+                         hPrevious: UnsafePointer<S>, h: UnsafePointer<S>, cPrevious: UnsafePointer<S>?, c: UnsafePointer<S>?,
                          dh: UnsafePointer<S>, dc: UnsafeMutablePointer<S>?,
                          dP: UnsafeMutablePointer<S>, dR: UnsafeMutablePointer<S>?,
                          dhDirect: UnsafeMutablePointer<S>, scratch: UnsafeMutablePointer<S>) {
@@ -94,7 +93,7 @@ public struct CellStep<S: KernelScalar>: Sendable {
         switch type {
         case .rnn:
             // h = f(z): the derivative through the output (tanh' = 1 − h², …).
-            activation.backward(output: gates, gradient: dh, into: dP, count: n * H)
+            activation.backward(output: h, gradient: dh, into: dP, count: n * H)
             dhDirect.update(repeating: 0, count: n * H)
         case .lstm:
             for r in 0..<n {

@@ -138,7 +138,8 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
             func backStep(_ s: Int) {
                 let at = (s * B + lo)
                 step.backward(n: n, gates: p.gates.base + at * G, recurrent: p.recurrent.map { $0.base + at * G },
-                              hPrevious: p.states.base + at * H, cPrevious: p.cells.map { $0.base + at * H },
+                              hPrevious: p.states.base + at * H, h: p.states.base + (at + B) * H,
+                              cPrevious: p.cells.map { $0.base + at * H },
                               c: p.cells.map { $0.base + (at + B) * H }, dh: g, dc: p.cellCarry == nil ? nil : dc,
                               dP: dPt, dR: p.dR == nil ? nil : dRt, dhDirect: direct, scratch: tanhScratch)
                 let dP = p.dP.base + at * G
