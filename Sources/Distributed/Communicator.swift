@@ -18,6 +18,10 @@ public protocol Communicator: AnyObject, Sendable {
     /// Replaces every element of `buffer` by its sum over all ranks.
     func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws
 
+    /// Starts the same sum without waiting for it; the buffer must stay untouched until the
+    /// returned reduction's `wait()` returns.
+    func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> PendingReduction
+
     /// Copies `buffer` from `root` to every other rank.
     func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws
 
@@ -29,6 +33,18 @@ public protocol Communicator: AnyObject, Sendable {
     func finalize()
 }
 
+/// A sum in flight (`Communicator.startAllreduceSum`).
+public protocol PendingReduction: AnyObject {
+    /// Blocks until the sum is in the buffer.
+    func wait() throws
+}
+
+/// A reduction that was complete when it started (one process).
+public final class CompletedReduction: PendingReduction {
+    public init() {}
+    public func wait() throws {}
+}
+
 /// One process, no launcher: every collective is the identity.
 public final class SingleProcess: Communicator {
     public init() {}
@@ -36,6 +52,9 @@ public final class SingleProcess: Communicator {
     public var size: Int { 1 }
     public var ranksOnNode: Int { 1 }
     public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws {}
+    public func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> PendingReduction {
+        CompletedReduction()
+    }
     public func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws {}
     public func abort(code: Int32) -> Never { exit(code) }
     public func finalize() {}

@@ -12,6 +12,18 @@ public struct MPIError: Error, CustomStringConvertible {
     public var description: String { "\(call) failed: \(message) (MPI error \(code))" }
 }
 
+/// An MPI_Iallreduce in flight.
+final class MPIPendingReduction: PendingReduction {
+    private var request: MPI_Request?
+    init(request: MPI_Request?) { self.request = request }
+
+    func wait() throws {
+        guard request != nil else { return }
+        try MPICommunicator.check("MPI_Wait", MPI_Wait(&request, cmpi_status_ignore()))
+        request = nil
+    }
+}
+
 /// The communicator of a job started by `mpirun` (or srun): OpenMPI's MPI_COMM_WORLD.
 ///
 /// MPI is initialised with MPI_THREAD_FUNNELED — only the main thread calls MPI; the Dispatch
@@ -55,6 +67,18 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
                                                           cmpi_float(), cmpi_sum(), world))
             offset += count
         }
+    }
+
+    public func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> PendingReduction {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return CompletedReduction() }
+        guard buffer.count <= Int(Int32.max) else {   // MPI counts are Int32: do it now, in pieces
+            try allreduceSum(buffer)
+            return CompletedReduction()
+        }
+        var request: MPI_Request? = nil
+        try Self.check("MPI_Iallreduce", MPI_Iallreduce(cmpi_in_place(), base, Int32(buffer.count), cmpi_float(),
+                                                        cmpi_sum(), world, &request))
+        return MPIPendingReduction(request: request)
     }
 
     public func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws {

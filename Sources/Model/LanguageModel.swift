@@ -88,10 +88,14 @@ public struct LanguageModel<S: KernelScalar>: Sendable {
     /// is given — the backward pass, whose parameter gradients are *added* to `gradients`.
     /// `state` is replaced by the state after the last step, to carry into the next chunk.
     /// `dropout` switches dropout on (training); `truncate` limits BPTT (`RecurrentLayer`).
+    /// `outputGradientsReady` is called once the output layer's gradients (U, b2: the end of
+    /// the layout) are final, before the recurrent layers' backward pass — a trainer starts
+    /// their allreduce there, so it travels while BPTT runs.
     @inlinable
     public func run(_ batch: TokenBatch, parameters: FlatBuffer<S>, state: FlatBuffer<S>,
                     gradients: FlatBuffer<S>?, work: Workspace<S>, threads: Int,
-                    dropout: DropoutSeed? = nil, truncate: Int? = nil) -> LossSum {
+                    dropout: DropoutSeed? = nil, truncate: Int? = nil,
+                    outputGradientsReady: ((LossSum) -> Void)? = nil) -> LossSum {
         precondition(parameters.count == layout.count, "parameter buffer does not match the layout")
         precondition(work.steps == batch.steps && work.rows == batch.rows, "workspace shape differs from batch")
         precondition(state.count == batch.rows * shape.stateWidth, "state is not (B, stateWidth)")
@@ -100,6 +104,7 @@ public struct LanguageModel<S: KernelScalar>: Sendable {
         let nats = output.forward(batch, parameters: parameters, work: work, gradient: gradients != nil, threads: threads)
         if let gradients {
             output.backward(batch, parameters: parameters, gradients: gradients, work: work, threads: threads)
+            outputGradientsReady?(LossSum(nats: nats, tokens: batch.scoredCount))
             for l in stride(from: layers.count - 1, through: 0, by: -1) {
                 let below = l == 0 ? nil : UnsafePointer(input(of: l, work: work, rows: B))
                 layers[l].backward(tokens: batch.inputs, below: below,

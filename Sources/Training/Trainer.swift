@@ -128,6 +128,9 @@ public final class Trainer {
         defer { watchdog.stop() }
 
         let n = model.layout.count
+        // The output layer's tensors close the layout: U, b2, then the three scalars.
+        let outputBucket = model.output.weight.offset
+        precondition(model.output.bias.offset + model.output.bias.count == n, "the output layer must end the layout")
         let (B, T) = (config.train.batchSize, config.train.seqLength)
         let clipping = config.clipping
         var batch = layout.makeBatch(masked: data.train.scoredTargets != nil)
@@ -145,14 +148,28 @@ public final class Trainer {
             reduction.zero()
             let dropout = config.model.dropout > 0
                 ? DropoutSeed(seed: UInt64(config.train.seed), step: step, firstRow: layout.rows.lowerBound) : nil
-            let local = model.run(batch, parameters: parameters, state: state, gradients: reduction, work: work,
-                                  threads: threads, dropout: dropout, truncate: config.train.bpttTruncate)
-            reduction[n] = Float(local.nats)
-            reduction[n + 1] = Float(local.tokens)
-            reduction[n + 2] = StopSignals.isRequested ? 1 : 0
+            // Two buckets: the output layer's gradients with the loss, token count and stop flag
+            // (the end of the buffer) start reducing as soon as they are final, while BPTT
+            // runs; the recurrent layers' gradients follow in one blocking allreduce.
+            var pending: Result<PendingReduction, Error>? = nil
+            var communicationTime = 0.0
+            _ = model.run(batch, parameters: parameters, state: state, gradients: reduction, work: work,
+                          threads: threads, dropout: dropout, truncate: config.train.bpttTruncate) { [reduction, communicator] local in
+                reduction[n] = Float(local.nats)
+                reduction[n + 1] = Float(local.tokens)
+                reduction[n + 2] = StopSignals.isRequested ? 1 : 0
+                let start = Date()
+                pending = Result { try reduction.withUnsafeMutableBufferPointer {
+                    try communicator.startAllreduceSum(UnsafeMutableBufferPointer(rebasing: $0[outputBucket...]))
+                } }
+                communicationTime += Date().timeIntervalSince(start)
+            }
             let communicationStart = Date()
-            try reduction.withUnsafeMutableBufferPointer { try communicator.allreduceSum($0) }
-            let communicationTime = Date().timeIntervalSince(communicationStart)
+            try reduction.withUnsafeMutableBufferPointer {
+                try communicator.allreduceSum(UnsafeMutableBufferPointer(rebasing: $0[..<outputBucket]))
+            }
+            try pending!.get().wait()
+            communicationTime += Date().timeIntervalSince(communicationStart)
             interval.communication += communicationTime
             communicationObserver?(communicationTime)
             step += 1

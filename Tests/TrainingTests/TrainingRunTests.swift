@@ -85,6 +85,9 @@ final class TrainingRunTests: XCTestCase {
             var size: Int { 3 }
             var ranksOnNode: Int { 3 }
             func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws {}
+            func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> PendingReduction {
+                CompletedReduction()
+            }
             func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws {}
             func abort(code: Int32) -> Never { fatalError() }
             func finalize() {}
