@@ -48,7 +48,7 @@ public struct OutputLayer<S: KernelScalar>: Sendable {
     }
 
     /// θ = h · Uᵀ + b2 for the first `positions` hidden states after the carried one
-    /// (`work.states[rows...]`), into `work.logits` (positions, V).
+    /// (the top layer's `states[rows...]`), into `work.logits` (positions, V).
     @inlinable
     public func computeLogits(positions N: Int, rows: Int, parameters: FlatBuffer<S>, work: Workspace<S>, threads: Int) {
         let (H, V) = (hidden, vocabulary)

@@ -32,7 +32,7 @@ struct DataCursor: Equatable {
 /// The data-parallel training loop (SPEC §3). Every step, on every rank:
 /// forward and backward on the local rows → local gradient sums, loss sum, token count and a
 /// stop flag in one flat buffer → one allreduce(SUM) → divide by the global sequence count →
-/// clip → Adagrad. Every rank applies the same update to the same parameters, so the replicas
+/// clip → the optimizer. Every rank applies the same update to the same parameters, so the replicas
 /// stay identical. Rank 0 alone prints, writes metrics, samples and checkpoints.
 public final class Trainer {
     public let config: Config
