@@ -31,9 +31,9 @@ struct DataCursor: Equatable {
 
 /// The data-parallel training loop (SPEC §3). Every step, on every rank:
 /// forward and backward on the local rows → local gradient sums, loss sum, token count and a
-/// stop flag in one flat buffer → one allreduce(SUM) → divide by the global sequence count →
-/// clip → the optimizer. Every rank applies the same update to the same parameters, so the replicas
-/// stay identical. Rank 0 alone prints, writes metrics, samples and checkpoints.
+/// stop flag in one flat buffer → allreduce(SUM), in two buckets (the output layer's starts
+/// while BPTT runs) → divide by the global sequence count → clip → the optimizer. Every rank
+/// applies the same update to the same parameters, so the replicas stay identical. Rank 0 alone prints, writes metrics, samples and checkpoints.
 public final class Trainer {
     public let config: Config
     public let communicator: Communicator
