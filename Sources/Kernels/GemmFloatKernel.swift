@@ -38,7 +38,7 @@ func packedFloatGemm(
     c: UnsafeMutablePointer<Float>, ldc: Int,
     accumulate: Bool, threads: Int
 ) {
-    if !accumulate {
+    if !accumulate && k == 0 {
         for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) }
     }
     guard m > 0, n > 0, k > 0 else { return }
@@ -60,7 +60,7 @@ func packedFloatGemm(
                     microKernel(kc: kc, a: shared.a.base + i * aRowStride + k0 * aKStride, rowStride: aRowStride,
                                 kStride: aKStride, rows: mr, packedB: block + p * kc * panelWidth,
                                 c: shared.c.base + i * ldc + p * panelWidth, ldc: ldc,
-                                columns: min(panelWidth, n - p * panelWidth))
+                                columns: min(panelWidth, n - p * panelWidth), overwrite: k0 == 0 && !accumulate)
                     i += mr
                 }
             }
@@ -97,13 +97,14 @@ func packPanels(_ b: UnsafePointer<Float>, ldb: Int, transposed: Bool, k: Int, n
     }
 }
 
-/// C[0..<rows, 0..<columns] += A[0..<rows, 0..<kc] · packedB (kc×32), for up to 8 rows held in
-/// sixteen `SIMD16<Float>` accumulators. Rows past `rows` repeat row 0 (their results are
-/// dropped), so one register schedule serves every tail.
+/// C[0..<rows, 0..<columns] += A[0..<rows, 0..<kc] · packedB (kc×32) — or = with `overwrite`
+/// (the first k-block of a product that does not accumulate, which saves zeroing C first) —
+/// for up to 8 rows held in sixteen `SIMD16<Float>` accumulators. Rows past `rows` repeat row 0
+/// (their results are dropped), so one register schedule serves every tail.
 @inline(__always)
 private func microKernel(kc: Int, a: UnsafePointer<Float>, rowStride: Int, kStride: Int, rows: Int,
                          packedB: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
-                         columns: Int) {
+                         columns: Int, overwrite: Bool) {
     let a0 = a
     let a1 = rows > 1 ? a + rowStride : a
     let a2 = rows > 2 ? a + 2 * rowStride : a
@@ -137,27 +138,28 @@ private func microKernel(kc: Int, a: UnsafePointer<Float>, rowStride: Int, kStri
         c70.addProduct(x7, b0); c71.addProduct(x7, b1)
         offset &+= kStride
     }
-    addRow(c00, c01, to: c, columns: columns)
-    if rows > 1 { addRow(c10, c11, to: c + ldc, columns: columns) }
-    if rows > 2 { addRow(c20, c21, to: c + 2 * ldc, columns: columns) }
-    if rows > 3 { addRow(c30, c31, to: c + 3 * ldc, columns: columns) }
-    if rows > 4 { addRow(c40, c41, to: c + 4 * ldc, columns: columns) }
-    if rows > 5 { addRow(c50, c51, to: c + 5 * ldc, columns: columns) }
-    if rows > 6 { addRow(c60, c61, to: c + 6 * ldc, columns: columns) }
-    if rows > 7 { addRow(c70, c71, to: c + 7 * ldc, columns: columns) }
+    addRow(c00, c01, to: c, columns: columns, overwrite: overwrite)
+    if rows > 1 { addRow(c10, c11, to: c + ldc, columns: columns, overwrite: overwrite) }
+    if rows > 2 { addRow(c20, c21, to: c + 2 * ldc, columns: columns, overwrite: overwrite) }
+    if rows > 3 { addRow(c30, c31, to: c + 3 * ldc, columns: columns, overwrite: overwrite) }
+    if rows > 4 { addRow(c40, c41, to: c + 4 * ldc, columns: columns, overwrite: overwrite) }
+    if rows > 5 { addRow(c50, c51, to: c + 5 * ldc, columns: columns, overwrite: overwrite) }
+    if rows > 6 { addRow(c60, c61, to: c + 6 * ldc, columns: columns, overwrite: overwrite) }
+    if rows > 7 { addRow(c70, c71, to: c + 7 * ldc, columns: columns, overwrite: overwrite) }
 }
 
-/// c[0..<columns] += (lo ++ hi)[0..<columns].
+/// c[0..<columns] += (lo ++ hi)[0..<columns], or = with `overwrite`.
 @inline(__always)
 private func addRow(_ lo: SIMD16<Float>, _ hi: SIMD16<Float>, to c: UnsafeMutablePointer<Float>,
-                    columns: Int) {
+                    columns: Int, overwrite: Bool) {
     let raw = UnsafeMutableRawPointer(c)
     if columns == panelWidth {
-        raw.storeBytes(of: raw.loadUnaligned(as: SIMD16<Float>.self) + lo, as: SIMD16<Float>.self)
-        raw.storeBytes(of: raw.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self) + hi,
-                       toByteOffset: 64, as: SIMD16<Float>.self)
+        let (old0, old1) = overwrite ? (SIMD16<Float>(), SIMD16<Float>())
+            : (raw.loadUnaligned(as: SIMD16<Float>.self), raw.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self))
+        raw.storeBytes(of: old0 + lo, as: SIMD16<Float>.self)
+        raw.storeBytes(of: old1 + hi, toByteOffset: 64, as: SIMD16<Float>.self)
     } else {
-        for j in 0..<min(columns, 16) { c[j] += lo[j] }
-        if columns > 16 { for j in 16..<columns { c[j] += hi[j - 16] } }
+        for j in 0..<min(columns, 16) { c[j] = (overwrite ? 0 : c[j]) + lo[j] }
+        if columns > 16 { for j in 16..<columns { c[j] = (overwrite ? 0 : c[j]) + hi[j - 16] } }
     }
 }

@@ -107,8 +107,11 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
                          steps T: Int, rows B: Int, parameters: FlatBuffer<S>, gradients: FlatBuffer<S>,
                          work: LayerWorkspace<S>, threads: Int, truncate: Int? = nil) {
         let (H, G) = (hidden, gateWidth)
-        work.gateGrads.zero()
-        work.recurrentGrads?.zero()
+        let window = truncate ?? T
+        if window < T {   // several origins add into the same step's gradients
+            work.gateGrads.zero()
+            work.recurrentGrads?.zero()
+        }
         let Wh = work.packedRecurrent
         Wh.pack(parameters.view(recurrentWeight), ldb: H, transposed: false, k: G, n: H)
         let p = (states: SendableConstPointer(UnsafePointer(work.states.base)),
@@ -119,39 +122,38 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
                  upstream: SendableConstPointer(UnsafePointer(work.hiddenGrads.base)),
                  carry: SendablePointer(work.carryGrad.base), cellCarry: work.cellCarryGrad.map { SendablePointer($0.base) })
         let step = step
-        let window = truncate ?? T
         let temporaries = SendablePointer(work.backwardScratch.base)
         parallelFor(B, threads: threads) { rows in
             let (n, lo) = (rows.count, rows.lowerBound)
-            // This thread's rows of the per-row temporaries (2G + 5H scalars a row).
-            let scratch = temporaries.base + lo * (2 * G + 5 * H)
-            let (dPt, dRt) = (scratch, scratch + n * G)         // this origin's ∂P_t, ∂R_t
-            let (g, direct, dc, next) = (scratch + 2 * n * G, scratch + 2 * n * G + n * H,
-                                         scratch + 2 * n * G + 2 * n * H, scratch + 2 * n * G + 3 * n * H)
-            let tanhScratch = scratch + 2 * n * G + 4 * n * H
+            // This thread's rows of the per-row temporaries (2G + 4H scalars a row).
+            let scratch = temporaries.base + lo * (2 * G + 4 * H)
+            let (dPt, dRt) = (scratch, scratch + n * G)         // this origin's ∂P_t, ∂R_t (truncated BPTT)
+            let (g, direct, dc) = (scratch + 2 * n * G, scratch + 2 * n * G + n * H, scratch + 2 * n * G + 2 * n * H)
+            let tanhScratch = scratch + 2 * n * G + 3 * n * H
             let carry = p.carry.base + lo * H
             carry.update(repeating: 0, count: n * H)
             p.cellCarry.map { ($0.base + lo * H).update(repeating: 0, count: n * H) }
 
-            /// Step s with ∂loss/∂h_s = g (and ∂loss/∂c_s = dc): adds to dP_s, dR_s and leaves
-            /// ∂loss/∂h_{s−1} in g, ∂loss/∂c_{s−1} in dc.
+            /// Step s with ∂loss/∂h_s = g (and ∂loss/∂c_s = dc): sets (one sweep) or adds to
+            /// (truncated, several origins) dP_s, dR_s and leaves ∂loss/∂h_{s−1} in g,
+            /// ∂loss/∂c_{s−1} in dc.
             func backStep(_ s: Int) {
                 let at = (s * B + lo)
+                let (dP, dR) = (p.dP.base + at * G, p.dR.map { $0.base + at * G })
+                let accumulate = window < T
+                let (stepP, stepR) = accumulate ? (dPt, p.dR == nil ? nil : dRt) : (dP, dR)
                 step.backward(n: n, gates: p.gates.base + at * G, recurrent: p.recurrent.map { $0.base + at * G },
                               hPrevious: p.states.base + at * H, h: p.states.base + (at + B) * H,
                               cPrevious: p.cells.map { $0.base + at * H },
                               c: p.cells.map { $0.base + (at + B) * H }, dh: g, dc: p.cellCarry == nil ? nil : dc,
-                              dP: dPt, dR: p.dR == nil ? nil : dRt, dhDirect: direct, scratch: tanhScratch)
-                let dP = p.dP.base + at * G
-                for i in 0..<(n * G) { dP[i] += dPt[i] }
-                if let dRs = p.dR {
-                    let dR = dRs.base + at * G
-                    for i in 0..<(n * G) { dR[i] += dRt[i] }
+                              dP: stepP, dR: stepR, dhDirect: direct, scratch: tanhScratch)
+                if accumulate {
+                    for i in 0..<(n * G) { dP[i] += dPt[i] }
+                    if let dR { for i in 0..<(n * G) { dR[i] += dRt[i] } }
                 }
-                next.update(from: direct, count: n * H)
-                gemm(m: n, a: p.dR == nil ? UnsafePointer(dPt) : UnsafePointer(dRt), lda: G, packed: Wh, c: next, ldc: H,
-                     accumulate: true)
-                g.update(from: next, count: n * H)
+                // ∂loss/∂h_{s−1} = direct + ∂R_s · Wh
+                gemm(m: n, a: UnsafePointer(stepR ?? stepP), lda: G, packed: Wh, c: g, ldc: H, accumulate: false)
+                for i in 0..<(n * H) { g[i] += direct[i] }
             }
 
             if window >= T {
