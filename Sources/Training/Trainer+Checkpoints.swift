@@ -48,9 +48,10 @@ extension Trainer {
         }
         // Rank 0 sends "path\0" + the file's bytes; nothing when "auto" finds no checkpoint.
         let message: [UInt8] = try communicator.fromRoot {
-            guard let (path, _) = try locate(request, report: say) else { return [] }
-            let bytes = FileManager.default.contents(atPath: path) ?? Data()
-            return Array(path.utf8) + [0] + Array(bytes)
+            guard let (path, checkpoint) = try locate(request, report: say) else { return [] }
+            // The checkpoint as verified (its encoding is bit-exact), not a second read of a
+            // file that could have changed since.
+            return Array(path.utf8) + [0] + Array(checkpoint.encoded())
         }
         guard let separator = message.firstIndex(of: 0) else {
             say("no checkpoint in \(config.checkpoint.dir): starting from step 0")
