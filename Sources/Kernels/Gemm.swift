@@ -19,8 +19,8 @@ public func gemm<S: KernelScalar>(
     precondition(m >= 0 && n >= 0 && k >= 0, "gemm: negative dimension")
     precondition(lda >= (transposeA ? m : k) && ldb >= (transposeB ? k : n) && ldc >= n,
                  "gemm: leading dimension smaller than the matrix")
-    if S.self == Float.self, let scratch {
-        scratch.pack(b, ldb: ldb, transposed: transposeB, k: k, n: n)
+    if S.self == Float.self, let scratch, !readsBInPlace(n: n, transposeB: transposeB) {
+        scratch.pack(b, ldb: ldb, transposed: transposeB, k: k, n: n, threads: threads)
         gemm(m: m, a: a, lda: lda, transposeA: transposeA, packed: scratch, c: c, ldc: ldc,
              accumulate: accumulate, threads: threads)
     } else if S.self == Float.self {

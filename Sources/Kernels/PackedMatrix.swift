@@ -25,7 +25,7 @@ public final class PackedMatrix<S: KernelScalar>: @unchecked Sendable {
 
     /// Packs op(B): B stored (k×n) with leading dimension `ldb`, or (n×k) when `transposed`.
     /// Reuses the storage when it is large enough (no allocation step after step).
-    public func pack(_ b: UnsafePointer<S>, ldb: Int, transposed: Bool, k: Int, n: Int) {
+    public func pack(_ b: UnsafePointer<S>, ldb: Int, transposed: Bool, k: Int, n: Int, threads: Int = 1) {
         precondition(k >= 0 && n >= 0 && ldb >= (transposed ? k : n), "pack: bad shape")
         let size = Self.storageSize(k: k, n: n)
         if size > capacity {
@@ -37,7 +37,8 @@ public final class PackedMatrix<S: KernelScalar>: @unchecked Sendable {
         self.n = n
         if S.self == Float.self {
             packPanels(UnsafeRawPointer(b).assumingMemoryBound(to: Float.self), ldb: ldb, transposed: transposed,
-                       k: k, n: n, into: UnsafeMutableRawPointer(storage).assumingMemoryBound(to: Float.self))
+                       k: k, n: n, into: UnsafeMutableRawPointer(storage).assumingMemoryBound(to: Float.self),
+                       threads: threads)
         } else {
             for p in 0..<k {
                 for j in 0..<n { storage[p * n + j] = transposed ? b[j * ldb + p] : b[p * ldb + j] }

@@ -3,9 +3,10 @@ import Kernels
 import TestSupport
 
 /// The packed SIMD Float GEMM against its naive twin, on odd shapes, every transpose form and
-/// 1…4 threads.
+/// 1…4 threads. Widths 48 and 64 read an untransposed B in place (48 ends in a 16-wide panel);
+/// few rows and many columns split the work by panels.
 final class GemmTests: XCTestCase {
-    let sizes = [1, 7, 17, 64, 65, 129]
+    let sizes = [1, 7, 17, 48, 64, 65, 129]
 
     func testFastFloatGemmMatchesNaiveTwinOnOddShapes() {
         var random = TestRandom(seed: 7)
