@@ -12,12 +12,16 @@ public func addToEveryRow<S: KernelScalar>(_ matrix: UnsafeMutablePointer<S>, ro
 }
 
 /// sums[j] += Σ_r matrix[r, j] over a (rows × cols) matrix: the gradient of a broadcast bias.
+/// Threads take ranges of columns, so each sum adds its rows in order whatever the thread count.
 @inlinable
 public func accumulateColumnSums<S: KernelScalar>(_ matrix: UnsafePointer<S>, rows: Int, columns: Int,
-                                                  into sums: UnsafeMutablePointer<S>) {
-    for r in 0..<rows {
-        let row = matrix + r * columns
-        for j in 0..<columns { sums[j] += row[j] }
+                                                  into sums: UnsafeMutablePointer<S>, threads: Int = 1) {
+    let (source, target) = (SendableConstPointer(matrix), SendablePointer(sums))
+    parallelFor(columns, threads: threads, grain: 16) { range in
+        for r in 0..<rows {
+            let row = source.base + r * columns
+            for j in range { target.base[j] += row[j] }
+        }
     }
 }
 

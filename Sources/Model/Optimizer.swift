@@ -59,42 +59,47 @@ public final class Optimizer<S: KernelScalar>: @unchecked Sendable {
     }
 
     /// One update of `parameters` with `gradients` (whose first `parameterCount` scalars count).
+    /// Every scalar is updated on its own, so threads take disjoint ranges.
     @inlinable
-    public func update(_ parameters: FlatBuffer<S>, gradients: FlatBuffer<S>, learningRate: Double) {
+    public func update(_ parameters: FlatBuffer<S>, gradients: FlatBuffer<S>, learningRate: Double, threads: Int = 1) {
         precondition(parameters.count == parameterCount && gradients.count >= parameterCount)
         steps += 1
-        let (p, g, n) = (parameters.base, gradients.base, parameterCount)
-        let lr = S(learningRate), eps = S(settings.epsilon)
-        switch settings.kind {
-        case .adagrad:
-            let m = state.base
-            for i in 0..<n {
-                m[i] += g[i] * g[i]
-                p[i] -= lr * g[i] / (m[i] + eps).squareRoot()
-            }
-        case .sgd:
-            for i in 0..<n { p[i] -= lr * g[i] }
-        case .momentum:
-            let (v, mu) = (state.base, S(settings.momentum))
-            for i in 0..<n {
-                v[i] = mu * v[i] + g[i]
-                p[i] -= lr * v[i]
-            }
-        case .adam:
-            let (m, v) = (state.base, state.base + n)
-            let (b1, b2) = (S(settings.beta1), S(settings.beta2))
-            let correction1 = 1 - S(Double.pow(settings.beta1, Double(steps)))
-            let correction2 = 1 - S(Double.pow(settings.beta2, Double(steps)))
-            for i in 0..<n {
-                m[i] = b1 * m[i] + (1 - b1) * g[i]
-                v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
-                p[i] -= lr * (m[i] / correction1) / ((v[i] / correction2).squareRoot() + eps)
-            }
-        case .rmsprop:
-            let (s, rho) = (state.base, S(settings.rho))
-            for i in 0..<n {
-                s[i] = rho * s[i] + (1 - rho) * g[i] * g[i]
-                p[i] -= lr * g[i] / (s[i].squareRoot() + eps)
+        let n = parameterCount
+        let (p, g, state) = (SendablePointer(parameters.base), SendablePointer(gradients.base), SendablePointer(state.base))
+        let (kind, lr, eps) = (settings.kind, S(learningRate), S(settings.epsilon))
+        let (mu, b1, b2, rho) = (S(settings.momentum), S(settings.beta1), S(settings.beta2), S(settings.rho))
+        let correction1 = 1 - S(Double.pow(settings.beta1, Double(steps)))
+        let correction2 = 1 - S(Double.pow(settings.beta2, Double(steps)))
+        parallelFor(n, threads: threads, grain: 4096) { range in
+            let (p, g) = (p.base, g.base)
+            switch kind {
+            case .adagrad:
+                let m = state.base
+                for i in range {
+                    m[i] += g[i] * g[i]
+                    p[i] -= lr * g[i] / (m[i] + eps).squareRoot()
+                }
+            case .sgd:
+                for i in range { p[i] -= lr * g[i] }
+            case .momentum:
+                let v = state.base
+                for i in range {
+                    v[i] = mu * v[i] + g[i]
+                    p[i] -= lr * v[i]
+                }
+            case .adam:
+                let (m, v) = (state.base, state.base + n)
+                for i in range {
+                    m[i] = b1 * m[i] + (1 - b1) * g[i]
+                    v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
+                    p[i] -= lr * (m[i] / correction1) / ((v[i] / correction2).squareRoot() + eps)
+                }
+            case .rmsprop:
+                let s = state.base
+                for i in range {
+                    s[i] = rho * s[i] + (1 - rho) * g[i] * g[i]
+                    p[i] -= lr * g[i] / (s[i].squareRoot() + eps)
+                }
             }
         }
     }

@@ -67,7 +67,7 @@ public struct OutputLayer<S: KernelScalar>: Sendable {
         let hiddenStates = work.top.states.base + batch.rows * H
         gemm(m: V, n: H, k: N, a: work.logits.base, lda: V, transposeA: true, b: hiddenStates, ldb: H,
              c: gradients.view(weight), ldc: H, accumulate: true, threads: threads, scratch: work.packing)
-        accumulateColumnSums(work.logits.base, rows: N, columns: V, into: gradients.view(bias))
+        accumulateColumnSums(work.logits.base, rows: N, columns: V, into: gradients.view(bias), threads: threads)
         gemm(m: N, n: H, k: V, a: work.logits.base, lda: V, b: parameters.view(weight), ldb: H,
              c: work.top.hiddenGrads.base, ldc: H, accumulate: false, threads: threads, scratch: work.packing)
     }

@@ -13,6 +13,8 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
     public enum Input: Sendable, Equatable {
         case tokens(vocabulary: Int)
         case dense(width: Int)
+
+        public var readsTokens: Bool { if case .tokens = self { true } else { false } }
     }
 
     public let index: Int              // 0 = the bottom layer
@@ -46,48 +48,55 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
     }
 
     /// Fills `work.states[1...T]` (and `cells`) from `work.states[0]` (and `cells[0]`), set by the
-    /// caller. `tokens` (T, B) feed a token input; `below` (T·B, I) a dense one.
+    /// caller. `tokens` (T, B) feed a token input; `below` (T·B, I) a dense one. Each thread
+    /// builds its rows' input projection P_t = We[x_t] + b (or x_t·Wxᵀ + b) just before step t,
+    /// while the rows are about to be used.
     @inlinable
     public func forward(tokens: [Int32], below: UnsafePointer<S>?, steps T: Int, rows B: Int,
                         parameters: FlatBuffer<S>, work: LayerWorkspace<S>, threads: Int) {
         let (H, G) = (hidden, gateWidth)
-        let gates = work.gates.base
-        switch input {
-        case .tokens:
-            let (W, b) = (parameters.view(inputWeight), parameters.view(bias))
-            for (position, token) in tokens.enumerated() {
-                let (row, source) = (gates + position * G, W + Int(token) * G)
-                for j in 0..<G { row[j] = source[j] + b[j] }
-            }
-        case .dense(let I):
+        if case .dense(let I) = input {
             gemm(m: T * B, n: G, k: I, a: below!, lda: I, b: parameters.view(inputWeight), ldb: I, transposeB: true,
-                 c: gates, ldc: G, accumulate: false, threads: threads, scratch: work.packing)
-            addToEveryRow(gates, rows: T * B, columns: G, vector: parameters.view(bias))
+                 c: work.gates.base, ldc: G, accumulate: false, threads: threads, scratch: work.packing)
         }
         let WhT = work.packedRecurrent
-        WhT.pack(parameters.view(recurrentWeight), ldb: H, transposed: true, k: H, n: G)
+        WhT.pack(parameters.view(recurrentWeight), ldb: H, transposed: true, k: H, n: G, threads: threads)
         let p = (states: SendablePointer(work.states.base), cells: work.cells.map { SendablePointer($0.base) },
-                 gates: SendablePointer(gates), recurrent: work.recurrent.map { SendablePointer($0.base) },
-                 bhn: recurrentBias.map { SendableConstPointer(UnsafePointer(parameters.view($0))) })
+                 gates: SendablePointer(work.gates.base), recurrent: work.recurrent.map { SendablePointer($0.base) },
+                 bhn: recurrentBias.map { SendableConstPointer(UnsafePointer(parameters.view($0))) },
+                 bias: SendableConstPointer(UnsafePointer(parameters.view(bias))),
+                 embedding: input.readsTokens ? SendableConstPointer(UnsafePointer(parameters.view(inputWeight))) : nil)
         let step = step
-        parallelFor(B, threads: threads) { rows in
-            let (n, lo) = (rows.count, rows.lowerBound)
-            for t in 0..<T {
-                let hPrevious = p.states.base + (t * B + lo) * H
-                let g = p.gates.base + (t * B + lo) * G
-                var recurrent: UnsafeMutablePointer<S>? = nil
-                if let rec = p.recurrent, let bhn = p.bhn {
-                    let r = rec.base + (t * B + lo) * G
-                    gemm(m: n, a: hPrevious, lda: H, packed: WhT, c: r, ldc: G, accumulate: false)
-                    for row in 0..<n { for j in 0..<H { r[row * G + 2 * H + j] += bhn.base[j] } }
-                    recurrent = r
-                } else {
-                    gemm(m: n, a: hPrevious, lda: H, packed: WhT, c: g, ldc: G, accumulate: true)
+        tokens.withUnsafeBufferPointer { tokenBuffer in
+            let x = tokenBuffer.baseAddress.map { SendableConstPointer($0) }
+            parallelFor(B, threads: threads) { rows in
+                let (n, lo) = (rows.count, rows.lowerBound)
+                for t in 0..<T {
+                    let hPrevious = p.states.base + (t * B + lo) * H
+                    let g = p.gates.base + (t * B + lo) * G
+                    for row in 0..<n {
+                        let gateRow = g + row * G
+                        if let We = p.embedding, let x {
+                            let source = We.base + Int(x.base[t * B + lo + row]) * G
+                            for j in 0..<G { gateRow[j] = source[j] + p.bias.base[j] }
+                        } else {
+                            for j in 0..<G { gateRow[j] += p.bias.base[j] }
+                        }
+                    }
+                    var recurrent: UnsafeMutablePointer<S>? = nil
+                    if let rec = p.recurrent, let bhn = p.bhn {
+                        let r = rec.base + (t * B + lo) * G
+                        gemm(m: n, a: hPrevious, lda: H, packed: WhT, c: r, ldc: G, accumulate: false)
+                        for row in 0..<n { for j in 0..<H { r[row * G + 2 * H + j] += bhn.base[j] } }
+                        recurrent = r
+                    } else {
+                        gemm(m: n, a: hPrevious, lda: H, packed: WhT, c: g, ldc: G, accumulate: true)
+                    }
+                    step.forward(n: n, gates: g, recurrent: recurrent, hPrevious: hPrevious,
+                                 cPrevious: p.cells.map { UnsafePointer($0.base + (t * B + lo) * H) },
+                                 h: p.states.base + ((t + 1) * B + lo) * H,
+                                 c: p.cells.map { $0.base + ((t + 1) * B + lo) * H })
                 }
-                step.forward(n: n, gates: g, recurrent: recurrent, hPrevious: hPrevious,
-                             cPrevious: p.cells.map { UnsafePointer($0.base + (t * B + lo) * H) },
-                             h: p.states.base + ((t + 1) * B + lo) * H,
-                             c: p.cells.map { $0.base + ((t + 1) * B + lo) * H })
             }
         }
     }
@@ -113,7 +122,7 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
             work.recurrentGrads?.zero()
         }
         let Wh = work.packedRecurrent
-        Wh.pack(parameters.view(recurrentWeight), ldb: H, transposed: false, k: G, n: H)
+        Wh.pack(parameters.view(recurrentWeight), ldb: H, transposed: false, k: G, n: H, threads: threads)
         let p = (states: SendableConstPointer(UnsafePointer(work.states.base)),
                  cells: work.cells.map { SendableConstPointer(UnsafePointer($0.base)) },
                  gates: SendableConstPointer(UnsafePointer(work.gates.base)),
@@ -182,23 +191,32 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
         let dR = (work.recurrentGrads ?? work.gateGrads).base
         gemm(m: G, n: H, k: T * B, a: dR, lda: G, transposeA: true, b: work.states.base, ldb: H,
              c: gradients.view(recurrentWeight), ldc: H, accumulate: true, threads: threads, scratch: work.packing)
-        accumulateColumnSums(work.gateGrads.base, rows: T * B, columns: G, into: gradients.view(bias))
-        if let recurrentBias {
-            let dbhn = gradients.view(recurrentBias)
-            for position in 0..<(T * B) {
-                let row = dR + position * G + 2 * H
-                for j in 0..<H { dbhn[j] += row[j] }
+        let dP = work.gateGrads.base
+        let sums = (dP: SendableConstPointer(UnsafePointer(dP)), dR: SendableConstPointer(UnsafePointer(dR)),
+                    db: SendablePointer(gradients.view(bias)),
+                    dbhn: recurrentBias.map { SendablePointer(gradients.view($0)) },
+                    dWe: input.readsTokens ? SendablePointer(gradients.view(inputWeight)) : nil)
+        // db = Σ_t dP_t, dWe[x_t] += dP_t (and the GRU's db_hn = Σ_t dR_t[n-gate]) in one pass
+        // over dP. Tokens repeat, so rows of dWe collide; columns never do: threads take columns.
+        tokens.withUnsafeBufferPointer { tokenBuffer in
+            let x = tokenBuffer.baseAddress.map { SendableConstPointer($0) }
+            parallelFor(G, threads: threads, grain: 16) { columns in
+                let newGate = columns.clamped(to: 2 * H..<3 * H)
+                for position in 0..<(T * B) {
+                    let row = sums.dP.base + position * G
+                    for j in columns { sums.db.base[j] += row[j] }
+                    if let dWe = sums.dWe, let x {
+                        let target = dWe.base + Int(x.base[position]) * G
+                        for j in columns { target[j] += row[j] }
+                    }
+                    if let dbhn = sums.dbhn {
+                        let recurrentRow = sums.dR.base + position * G
+                        for j in newGate { dbhn.base[j - 2 * H] += recurrentRow[j] }
+                    }
+                }
             }
         }
-        let dP = work.gateGrads.base
-        switch input {
-        case .tokens:
-            let dWe = gradients.view(inputWeight)
-            for (position, token) in tokens.enumerated() {
-                let (source, row) = (dP + position * G, dWe + Int(token) * G)
-                for j in 0..<G { row[j] += source[j] }
-            }
-        case .dense(let I):
+        if case .dense(let I) = input {
             gemm(m: G, n: I, k: T * B, a: dP, lda: G, transposeA: true, b: below!, ldb: I,
                  c: gradients.view(inputWeight), ldc: I, accumulate: true, threads: threads, scratch: work.packing)
             gemm(m: T * B, n: I, k: G, a: dP, lda: G, b: parameters.view(inputWeight), ldb: I,

@@ -198,7 +198,7 @@ public final class Trainer {
             }
             badSteps = 0
             learningRate = config.schedule.rate(base: config.train.lr, step: step - 1, current: learningRate)
-            optimizer.update(parameters, gradients: reduction, learningRate: learningRate)
+            optimizer.update(parameters, gradients: reduction, learningRate: learningRate, threads: threads)
 
             interval.nats += nats
             interval.tokens += tokens
