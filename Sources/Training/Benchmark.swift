@@ -21,7 +21,11 @@ public enum Benchmark {
 
     public struct Result: Sendable {
         public var tokensPerSecond: Double
+        /// B·T / the median step time: steadier than the wall-clock rate on a shared machine
+        /// (a neighbour's burst slows a few steps, not the median), for comparing builds.
+        public var medianStepTokensPerSecond: Double
         public var gigaflops: Double
+        public var vocabulary: Int
         public var peakMemoryMiB: [Double]   // per rank
         public var communicationShare: Double  // allreduce time / step time
     }
@@ -45,8 +49,12 @@ public enum Benchmark {
                                              overrides: overrides)
         let trainer = try Trainer(config: config, communicator: communicator, quiet: true)
         var start = Date()
+        var stepEnds: [Date] = []
         var communication = 0.0
-        trainer.stepObserver = { step in if step == warmup { start = Date() } }
+        trainer.stepObserver = { step in
+            if step == warmup { start = Date() }
+            if step >= warmup { stepEnds.append(Date()) }
+        }
         trainer.communicationObserver = { seconds in communication += seconds }
         _ = try trainer.run()
         let seconds = Date().timeIntervalSince(start)
@@ -55,7 +63,10 @@ public enum Benchmark {
         memory[communicator.rank] = peakResidentMiB()
         var floats = memory.map(Float.init)
         try floats.withUnsafeMutableBufferPointer { try communicator.allreduceSum($0) }
-        return Result(tokensPerSecond: rate, gigaflops: rate * flopsPerToken(trainer.model.shape) / 1e9,
+        let stepSeconds = zip(stepEnds.dropFirst(), stepEnds).map { $0.timeIntervalSince($1) }.sorted()
+        let median = stepSeconds.isEmpty ? seconds / Double(steps) : stepSeconds[stepSeconds.count / 2]
+        return Result(tokensPerSecond: rate, medianStepTokensPerSecond: Double(64 * 50) / median, gigaflops: rate * flopsPerToken(trainer.model.shape) / 1e9,
+                      vocabulary: trainer.model.shape.vocabulary,
                       peakMemoryMiB: floats.map(Double.init), communicationShare: communication / seconds)
     }
 

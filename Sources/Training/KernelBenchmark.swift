@@ -19,13 +19,13 @@ public enum KernelBenchmark {
         Shape(name: "dH = dθ·U", m: 3200, n: 512, k: 65, transposeA: false, transposeB: false, prepacked: false),
     ]
 
-    /// (shape, GFLOP/s) for each shape with `threads` threads.
+    /// (shape, GFLOP/s) for each shape with `threads` threads: the best of eight windows.
     public static func run(threads: Int, seconds: Double = 0.3) -> [(Shape, Double)] {
         shapes.map { shape in
             let a = [Float](repeating: 0.5, count: shape.m * shape.k)
             let b = [Float](repeating: 0.25, count: shape.k * shape.n)
             var c = [Float](repeating: 0, count: shape.m * shape.n)
-            let packed = PackedMatrix<Float>()
+            let (packed, scratch) = (PackedMatrix<Float>(), PackedMatrix<Float>())   // as in training
             let (lda, ldb) = (shape.transposeA ? shape.m : shape.k, shape.transposeB ? shape.k : shape.n)
             packed.pack(b, ldb: ldb, transposed: shape.transposeB, k: shape.k, n: shape.n)
             func once() {
@@ -34,18 +34,26 @@ public enum KernelBenchmark {
                          accumulate: true, threads: threads)
                 } else {
                     gemm(m: shape.m, n: shape.n, k: shape.k, a: a, lda: lda, transposeA: shape.transposeA, b: b, ldb: ldb,
-                         transposeB: shape.transposeB, c: &c, ldc: shape.n, accumulate: true, threads: threads)
+                         transposeB: shape.transposeB, c: &c, ldc: shape.n, accumulate: true, threads: threads,
+                         scratch: scratch)
                 }
             }
             once()
-            var calls = 0
-            let start = Date()
-            while Date().timeIntervalSince(start) < seconds {
-                once()
-                calls += 1
+            // The best of short windows: on a shared machine other tenants only ever slow a
+            // window down, so the fastest one is the closest to what the kernel can do.
+            var best = 0.0
+            let windows = 8
+            for _ in 0..<windows {
+                var calls = 0
+                let start = Date()
+                while Date().timeIntervalSince(start) < seconds / Double(windows) {
+                    once()
+                    calls += 1
+                }
+                let flops = 2.0 * Double(shape.m * shape.n * shape.k) * Double(calls)
+                best = max(best, flops / Date().timeIntervalSince(start) / 1e9)
             }
-            let flops = 2.0 * Double(shape.m * shape.n * shape.k) * Double(calls)
-            return (shape, flops / Date().timeIntervalSince(start) / 1e9)
+            return (shape, best)
         }
     }
 }

@@ -42,8 +42,9 @@ struct Bench: ParsableCommand {
                                                communicator: communicator)
                 if communicator.rank == 0 {
                     let memory = result.peakMemoryMiB.map { String(format: "%.1f", $0) }.joined(separator: ",")
-                    print(String(format: "{\"model\":\"%@\",\"description\":\"%@\",\"ranks\":%d,\"tokens_per_s\":%.0f,\"gflops\":%.1f,\"peak_mib_per_rank\":[%@],\"allreduce_share\":%.4f}",
-                                 benchmark.name, benchmark.description, communicator.size, result.tokensPerSecond,
+                    print(String(format: "{\"model\":\"%@\",\"description\":\"%@\",\"ranks\":%d,\"vocabulary\":%d,\"tokens_per_s\":%.0f,\"tokens_per_s_median_step\":%.0f,\"gflops\":%.1f,\"peak_mib_per_rank\":[%@],\"allreduce_share\":%.4f}",
+                                 benchmark.name, benchmark.description, communicator.size, result.vocabulary, result.tokensPerSecond,
+                                 result.medianStepTokensPerSecond,
                                  result.gigaflops, memory, result.communicationShare))
                 }
             }

@@ -96,15 +96,16 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.stderr)
         let lines = result.stdout.split(separator: "\n")
         XCTAssertEqual(lines.count, 2, result.stdout)
-        let expected: [(String, Double)] = [("A", 6.0 * Double(64 * 64 + 64 * 65)), ("C", 6.0 * Double(4 * 256 * 256 + 256 * 65))]
+        // The FLOPs per token: RNN 6·(H² + H·V), LSTM 6·(4H² + H·V).
+        let expected: [(String, (Double) -> Double)] = [("A", { 6 * (64 * 64 + 64 * $0) }), ("C", { 6 * (4 * 256 * 256 + 256 * $0) })]
         for (line, (model, flopsPerToken)) in zip(lines, expected) {
             let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
             XCTAssertEqual(object["model"] as? String, model)
             let rate = try XCTUnwrap(object["tokens_per_s"] as? Double)
             XCTAssertGreaterThan(rate, 0)
-            // V of the source corpus differs from 65, so compare loosely: the formula's order of magnitude.
+            let vocabulary = try XCTUnwrap(object["vocabulary"] as? Double)
             let gflops = try XCTUnwrap(object["gflops"] as? Double)
-            XCTAssertEqual(gflops / (rate * flopsPerToken / 1e9), 1, accuracy: 0.5, "\(object)")
+            XCTAssertEqual(gflops / (rate * flopsPerToken(vocabulary) / 1e9), 1, accuracy: 0.01, "\(object)")
             XCTAssertGreaterThan((object["peak_mib_per_rank"] as? [Double])?.first ?? 0, 1)
         }
         let unknown = try rnnDist(["bench", "--data", corpus, "--models", "Z"])
