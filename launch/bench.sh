@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: bash launch/bench.sh [STEPS]
+# Usage: bash launch/bench.sh [STEPS]        (RUNS=N: median of N runs each, default 3)
 #
 # Measures rnn-dist on the benchmark models A (rnn H 64), B (rnn H 512) and C (lstm H 256) —
 # batch 64 × 50, Adagrad, clip 5, Tiny Shakespeare — next to the peers in ../shared/bench
@@ -31,21 +31,28 @@ peer() {  # peer SCRIPT ARGS... -> tokens/s, or "-" without the peers
         echo "-"
     fi
 }
+median() { python3 -c "import sys; v=sorted(int(x) for x in sys.argv[1:] if x != '-'); print(v[len(v)//2] if v else '-')" "$@"; }
 ratio() { if [ "$2" = "-" ]; then echo "-"; else python3 -c "print(f'{$1 / $2:.2f}x')"; fi; }
 
+# Each figure is the median of $runs runs, the four contenders taking turns, so that a noisy
+# minute on a shared machine hits them alike.
+runs=${RUNS:-3}
 printf '%-22s %12s %12s %12s %12s %8s\n' "model" "rnn-dist 2T" "np 2 x 1T" "numpy best" "torch 2T" "ratio"
 for model in A B C; do
-    a=$(ours $model)
-    b=$(RNN_DIST_QUIET=1 "$binary" bench --data "$data" --models $model --steps "$steps" --ranks 2 --threads 1 \
-        | python3 -c 'import json,sys; print(int(json.loads(sys.stdin.readline())["tokens_per_s"]))')
-    case $model in
-        A) hidden=64;  numpy=$(peer numpy_batched_rnn.py --hidden 64 --threads 1 --embed --batched-wgrad)
-           torch=$(peer torch_charrnn.py --cell rnn --hidden 64 --threads 2 --input onehot) ;;
-        B) hidden=512; numpy=$(peer numpy_batched_rnn.py --hidden 512 --threads 2)
-           torch=$(peer torch_charrnn.py --cell rnn --hidden 512 --threads 2 --input onehot) ;;
-        C) hidden=256; numpy="-"
-           torch=$(peer torch_charrnn.py --cell lstm --hidden 256 --threads 2) ;;
-    esac
+    a=(); b=(); numpy=(); torch=()
+    for _ in $(seq "$runs"); do
+        a+=("$(ours $model)")
+        b+=("$(ours $model --ranks 2 --threads 1)")
+        case $model in
+            A) hidden=64;  numpy+=("$(peer numpy_batched_rnn.py --hidden 64 --threads 1 --embed --batched-wgrad)")
+               torch+=("$(peer torch_charrnn.py --cell rnn --hidden 64 --threads 2 --input onehot)") ;;
+            B) hidden=512; numpy+=("$(peer numpy_batched_rnn.py --hidden 512 --threads 2)")
+               torch+=("$(peer torch_charrnn.py --cell rnn --hidden 512 --threads 2 --input onehot)") ;;
+            C) hidden=256; numpy+=("-")
+               torch+=("$(peer torch_charrnn.py --cell lstm --hidden 256 --threads 2)") ;;
+        esac
+    done
+    a=$(median "${a[@]}"); b=$(median "${b[@]}"); numpy=$(median "${numpy[@]}"); torch=$(median "${torch[@]}")
     best=$(python3 -c "v=[x for x in ['$numpy','$torch'] if x != '-']; print(max(map(int, v)) if v else '-')")
     fastest=$(( a > b ? a : b ))
     printf '%-22s %12s %12s %12s %12s %8s\n' "$model (H $hidden)" "$a" "$b" "$numpy" "$torch" "$(ratio $fastest "$best")"
