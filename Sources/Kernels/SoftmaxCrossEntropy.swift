@@ -46,10 +46,10 @@ func rowMaximum<S: KernelScalar>(_ row: UnsafeMutablePointer<S>, count: Int) -> 
         var lanes = raw.loadUnaligned(as: SIMD16<Float>.self)
         j = 16
         while j + 16 <= count {
-            lanes = pointwiseMax(lanes, raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD16<Float>.self))
+            lanes = lanewiseMax(lanes, raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD16<Float>.self))
             j += 16
         }
-        maximum = unsafeBitCast(lanes.max(), to: S.self)
+        maximum = unsafeBitCast(laneMax(lanes), to: S.self)
     }
     while j < count {
         maximum = max(maximum, row[j])
@@ -57,6 +57,9 @@ func rowMaximum<S: KernelScalar>(_ row: UnsafeMutablePointer<S>, count: Int) -> 
     }
     return maximum
 }
+
+/// 0, 1, …, 15: which lanes of a SIMD16 tail lie inside the row.
+@usableFromInline let laneIndex = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
 
 /// row[j] = exp(row[j] − shift); returns Σ row[j].
 @inlinable @inline(__always)
@@ -74,17 +77,19 @@ func exponentiateShifted<S: KernelScalar>(_ row: UnsafeMutablePointer<S>, count:
             j += 16
         }
         if j < count {
-            // The tail through the same vector exp: padded lanes hold the shift (e⁰ = 1),
-            // which is subtracted again; only the valid lanes are stored.
-            var tail = SIMD16<Float>(repeating: unsafeBitCast(shift, to: Float.self))
-            for lane in 0..<(count - j) { tail[lane] = unsafeBitCast(row[j + lane], to: Float.self) }
-            let e = vectorExp(tail - s)
-            for lane in 0..<(count - j) { row[j + lane] = unsafeBitCast(e[lane], to: S.self) }
+            // The tail through the same vector exp: lanes past the row hold the shift (e⁰ = 1)
+            // and are zeroed before the sum; only the valid lanes are stored.
+            let valid = count - j
+            var tail = s
+            withUnsafeMutableBytes(of: &tail) { lanes in
+                lanes.baseAddress!.copyMemory(from: raw + j * 4, byteCount: valid * 4)
+            }
+            let e = vectorExp(tail - s).replacing(with: 0, where: laneIndex .>= Int32(valid))
+            withUnsafeBytes(of: e) { lanes in (raw + j * 4).copyMemory(from: lanes.baseAddress!, byteCount: valid * 4) }
             partial += e
-            partial -= SIMD16(repeating: 1).replacing(with: 0, where: SIMD16<Int32>(0..<16) .< Int32(count - j))
             j = count
         }
-        sum = S(partial.sum())
+        sum = S(laneSum(partial))
     }
     while j < count {
         row[j] = S.exp(row[j] - shift)

@@ -32,11 +32,13 @@ public func sumOfSquares<S: KernelScalar>(_ x: UnsafePointer<S>, count: Int) -> 
     var i = 0
     if S.self == Float.self {
         let raw = UnsafeRawPointer(x)
+        var lanes = SIMD16<Double>()
         while i + 16 <= count {
             let v = SIMD16<Double>(raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self))
-            total += (v * v).sum()
+            lanes.addProduct(v, v)
             i += 16
         }
+        total = lanes.sum()
     }
     while i < count {
         total += Double(x[i]) * Double(x[i])
