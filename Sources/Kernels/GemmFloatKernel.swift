@@ -86,6 +86,7 @@ func floatGemm(
     let product = PanelProduct(n: n, k: k, a: a, aRowStride: transposeA ? 1 : lda, aKStride: transposeA ? lda : 1,
                                b: b, bLayout: bLayout, c: c, ldc: ldc, accumulate: accumulate)
     let panels = panelCount(n)
+    let threads = usefulThreads(threads, work: m * n * k, perThread: minimumFMAsPerThread)
     if splitsByPanels(m: m, panels: panels, threads: threads) {
         parallelFor(panels, threads: threads) { product.multiply(rows: 0..<m, panels: $0) }
     } else {
@@ -94,6 +95,9 @@ func floatGemm(
 }
 
 @usableFromInline let rowChunk = 128
+
+/// Below this many FMAs (~40 µs of one core) a product is not split between threads.
+@usableFromInline let minimumFMAsPerThread = 1 << 22
 
 /// Whether giving each thread a range of panels (all rows) keeps the busiest thread less busy
 /// than giving each a range of rows (all panels), counted in micro-kernel calls.

@@ -49,3 +49,12 @@ public func parallelFor(_ count: Int, threads: Int, grain: Int = 1,
         if !range.isEmpty { body(range) }
     }
 }
+
+/// How many of `threads` are worth using for `work` units when each thread should get at least
+/// `perThread` of them. Handing a range to a Dispatch worker that has gone to sleep costs
+/// 5–25 µs (PERF-NOTES), as much as a small loop itself: at H = 64 a dozen such hand-offs per
+/// step ate everything a second thread gained.
+@inlinable
+public func usefulThreads(_ threads: Int, work: Int, perThread: Int) -> Int {
+    max(1, min(threads, work / max(1, perThread)))
+}

@@ -17,6 +17,7 @@ public func addToEveryRow<S: KernelScalar>(_ matrix: UnsafeMutablePointer<S>, ro
 public func accumulateColumnSums<S: KernelScalar>(_ matrix: UnsafePointer<S>, rows: Int, columns: Int,
                                                   into sums: UnsafeMutablePointer<S>, threads: Int = 1) {
     let (source, target) = (SendableConstPointer(matrix), SendablePointer(sums))
+    let threads = usefulThreads(threads, work: rows * columns, perThread: 1 << 20)
     parallelFor(columns, threads: threads, grain: 16) { range in
         for r in 0..<rows {
             let row = source.base + r * columns

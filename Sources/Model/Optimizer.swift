@@ -70,7 +70,7 @@ public final class Optimizer<S: KernelScalar>: @unchecked Sendable {
         let (mu, b1, b2, rho) = (S(settings.momentum), S(settings.beta1), S(settings.beta2), S(settings.rho))
         let correction1 = 1 - S(Double.pow(settings.beta1, Double(steps)))
         let correction2 = 1 - S(Double.pow(settings.beta2, Double(steps)))
-        parallelFor(n, threads: threads, grain: 4096) { range in
+        parallelFor(n, threads: usefulThreads(threads, work: n, perThread: 1 << 17), grain: 4096) { range in
             let (p, g) = (p.base, g.base)
             switch kind {
             case .adagrad:

@@ -200,7 +200,7 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
         // over dP. Tokens repeat, so rows of dWe collide; columns never do: threads take columns.
         tokens.withUnsafeBufferPointer { tokenBuffer in
             let x = tokenBuffer.baseAddress.map { SendableConstPointer($0) }
-            parallelFor(G, threads: threads, grain: 16) { columns in
+            parallelFor(G, threads: usefulThreads(threads, work: T * B * G, perThread: 1 << 20), grain: 16) { columns in
                 let newGate = columns.clamped(to: 2 * H..<3 * H)
                 for position in 0..<(T * B) {
                     let row = sums.dP.base + position * G

@@ -3,8 +3,8 @@ import Kernels
 import TestSupport
 
 /// The packed SIMD Float GEMM against its naive twin, on odd shapes, every transpose form and
-/// 1…4 threads. Widths 48 and 64 read an untransposed B in place (48 ends in a 16-wide panel);
-/// few rows and many columns split the work by panels.
+/// 1…4 threads (products this small run on one; larger ones below are split). Widths 48 and 64
+/// read an untransposed B in place (48 ends in a 16-wide panel).
 final class GemmTests: XCTestCase {
     let sizes = [1, 7, 17, 48, 64, 65, 129]
 
@@ -33,6 +33,30 @@ final class GemmTests: XCTestCase {
                 }
             }
         } } }
+    }
+
+    /// Products below `minimumFMAsPerThread` run on one thread whatever `threads` says; these
+    /// are large enough to be split: by panels (65 rows, the output weight gradient's shape)
+    /// and by rows.
+    func testProductsLargeEnoughToSplitMatchNaiveTwin() {
+        var random = TestRandom(seed: 11)
+        for (m, n, k, transposeA, transposeB) in [(65, 512, 300, true, false), (300, 129, 300, false, true),
+                                                  (257, 48, 700, false, false)] {
+            XCTAssertGreaterThanOrEqual(m * n * k, 2 * (1 << 22), "shape too small to be split")
+            for threads in [2, 3] {
+                let a = random.uniform(m * k).map(Float.init)
+                let b = random.uniform(k * n).map(Float.init)
+                var fast = [Float](repeating: 0, count: m * n)
+                var naive = [Double](repeating: 0, count: m * n)
+                let lda = transposeA ? m : k, ldb = transposeB ? k : n
+                gemm(m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA, b: b, ldb: ldb, transposeB: transposeB,
+                     c: &fast, ldc: n, accumulate: false, threads: threads)
+                naiveGemm(m: m, n: n, k: k, a: a.map(Double.init), lda: lda, transposeA: transposeA,
+                          b: b.map(Double.init), ldb: ldb, transposeB: transposeB, c: &naive, ldc: n, accumulate: false)
+                let worst = zip(fast, naive).map { abs(Double($0) - $1) }.max() ?? 0
+                XCTAssertLessThan(worst, 1e-5 * Double(k).squareRoot(), "m \(m) n \(n) k \(k) threads \(threads)")
+            }
+        }
     }
 
     func testPrepackedOperandMatchesNaiveTwinAndCanBeRepacked() {
