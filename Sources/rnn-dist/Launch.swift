@@ -16,8 +16,10 @@ enum Launch {
     /// Runs `mpirun -np N` on this same executable with the same arguments, so
     /// `rnn-dist --ranks 4 CONFIG` needs no launcher command, and exits with its status. Adds
     /// `--oversubscribe` when N exceeds the cores (OpenMPI refuses otherwise), the run-as-root
-    /// flag when root (OpenMPI refuses root otherwise), and `--bind-to none` so each rank's
-    /// threads may use the cores it is given.
+    /// flag when root (OpenMPI refuses root otherwise), `--bind-to none` so each rank's
+    /// threads may use the cores it is given, and `--quiet`: the ranks print their own one-line
+    /// errors, and mpirun's multi-line banner after them only buries the line. The one thing the
+    /// banner told that no rank can, a rank killed by a signal, is said here instead.
     ///
     /// mpirun answers SIGTERM and SIGINT by killing the job a few seconds later and exiting
     /// non-zero, but forwards SIGUSR1 untouched. So mpirun runs in a process group of its own
@@ -28,7 +30,7 @@ enum Launch {
             throw RNNDistError.input("--ranks \(ranks) starts mpirun, which is not installed (Debian: apt-get install -y openmpi-bin libopenmpi-dev); or use --ranks 1")
         }
         let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        var command = [mpirun, "-np", String(ranks), "--bind-to", "none"]
+        var command = [mpirun, "-np", String(ranks), "--bind-to", "none", "--quiet"]
         if ranks > ProcessInfo.processInfo.activeProcessorCount { command.append("--oversubscribe") }
         if geteuid() == 0 { command.append("--allow-run-as-root") }
         command += [me] + arguments
@@ -50,7 +52,12 @@ enum Launch {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         let signalled = status & 0x7F
-        exit(signalled == 0 ? (status >> 8) & 0xFF : 128 + signalled)
+        let code = signalled == 0 ? (status >> 8) & 0xFF : 128 + signalled
+        if signalled == 0 && code > 128 {   // mpirun's way of saying a rank died of signal code − 128
+            let name = strsignal(code - 128).map { String(cString: $0) } ?? "signal \(code - 128)"
+            FileHandle.standardError.write(Data("rnn-dist: error: a rank was killed (\(name)); the job ended, checkpoints already written are intact\n".utf8))
+        }
+        exit(code)
     }
 
     /// Runs `body` on the ranks of this job: under a launcher on MPI's ranks, with `ranks` > 1

@@ -97,6 +97,18 @@ final class MultiRankTests: MultiRankTestCase {
         XCTAssertTrue(result.stdout.contains("step 20/20"), result.stdout)
     }
 
+    /// A set-up error under `--ranks N` reads like one under a single process: the one line the
+    /// ranks agreed on, exit 2, no launcher banner after it.
+    func testRanksOptionKeepsASetUpErrorToOneLine() throws {
+        let result = try runProcess(TestPaths.executable,
+                                    [TestPaths.config("shakespeare.json"), "--ranks", "2", "--set", "data.path=missing.txt"],
+                                    environment: MPI.environment, directory: directory, timeout: 60)
+        XCTAssertEqual(result.status, 2, result.stderr)
+        let lines = result.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, "one line: \(result.stderr)")
+        XCTAssertTrue(lines.first?.contains("missing.txt") ?? false, result.stderr)
+    }
+
     func testBatchSizeNotDividingByTheRanksEndsTheJobQuickly() throws {
         let start = Date()
         let result = try mpirun(4, [TestPaths.config("synthetic.json"), "--set", "train.batch_size=30"], timeout: 30)
