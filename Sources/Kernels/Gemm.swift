@@ -4,10 +4,11 @@
 /// three forms: C += A·B, C += Aᵀ·B (weight gradients over all B·T positions), C += A·Bᵀ
 /// (products with a weight stored (out, in)).
 ///
-/// `Float` runs the packed SIMD kernel (`GemmFloatKernel.swift`), split over `threads` row
-/// blocks; every other scalar runs `naiveGemm`, the reference twin the tests compare against.
-/// `scratch` lends the storage op(B) is packed into, so that a product repeated every step
-/// allocates (and page-faults) nothing after the first.
+/// `Float` runs the SIMD kernel (`GemmFloatKernel.swift`), split over up to `threads` threads
+/// (products too small to pay for a second thread run on one); every other scalar runs
+/// `naiveGemm`, the reference twin the tests compare against. `scratch` lends the storage a
+/// transposed op(B) is packed into, so that a product repeated every step allocates (and
+/// page-faults) nothing after the first.
 @inlinable
 public func gemm<S: KernelScalar>(
     m: Int, n: Int, k: Int,
