@@ -38,6 +38,9 @@ public struct CellStep<S: KernelScalar>: Sendable {
     public let activation: Activation
     public let H: Int
 
+    /// Whether ∂loss/∂h_{t−1} has a part that bypasses Wh (the GRU's z ⊙ h_{t−1} term).
+    public var hasDirectPath: Bool { type == .gru }
+
     public init(type: CellType, activation: Activation, hidden: Int) {
         self.type = type
         self.activation = activation
@@ -81,20 +84,20 @@ public struct CellStep<S: KernelScalar>: Sendable {
 
     /// Backward of one step. Given `dh` = ∂loss/∂h_t and (lstm) `dc` = ∂loss/∂c_t from later
     /// steps, writes ∂loss/∂P_t into `dP`, ∂loss/∂R_t into `dR` (gru; for rnn/lstm dR = dP),
-    /// the part of ∂loss/∂h_{t−1} that bypasses Wh into `dhDirect` (gru: z ⊙ dh; else 0),
+    /// the part of ∂loss/∂h_{t−1} that bypasses Wh into `dhDirect` (gru only: z ⊙ dh; the other
+    /// cells have no such path, `hasDirectPath`, and take nil),
     /// and replaces `dc` by ∂loss/∂c_{t−1} (lstm).
     @inlinable
     public func backward(n: Int, gates: UnsafePointer<S>, recurrent: UnsafePointer<S>?,
                          hPrevious: UnsafePointer<S>, h: UnsafePointer<S>, cPrevious: UnsafePointer<S>?, c: UnsafePointer<S>?,
                          dh: UnsafePointer<S>, dc: UnsafeMutablePointer<S>?,
                          dP: UnsafeMutablePointer<S>, dR: UnsafeMutablePointer<S>?,
-                         dhDirect: UnsafeMutablePointer<S>, scratch: UnsafeMutablePointer<S>) {
+                         dhDirect: UnsafeMutablePointer<S>?, scratch: UnsafeMutablePointer<S>) {
         let G = type.gates * H
         switch type {
         case .rnn:
             // h = f(z): the derivative through the output (tanh' = 1 − h², …).
             activation.backward(output: h, gradient: dh, into: dP, count: n * H)
-            dhDirect.update(repeating: 0, count: n * H)
         case .lstm:
             for r in 0..<n {
                 let (row, d, cp, cr) = (gates + r * G, dP + r * G, cPrevious! + r * H, c! + r * H)
@@ -111,11 +114,10 @@ public struct CellStep<S: KernelScalar>: Sendable {
                     dcr[j] = dcTotal * f                                   // ∂c_{t−1}
                 }
             }
-            dhDirect.update(repeating: 0, count: n * H)
         case .gru:
             for r in 0..<n {
                 let (row, rec, hp, dhr) = (gates + r * G, recurrent! + r * G, hPrevious + r * H, dh + r * H)
-                let (dp, dr, direct) = (dP + r * G, dR! + r * G, dhDirect + r * H)
+                let (dp, dr, direct) = (dP + r * G, dR! + r * G, dhDirect! + r * H)
                 for j in 0..<H {
                     let (rg, z, nn) = (row[j], row[H + j], row[2 * H + j])
                     let dn = dhr[j] * (1 - z) * (1 - nn * nn)              // ∂(P_n + r ⊙ R_n)

@@ -155,14 +155,14 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
                               hPrevious: p.states.base + at * H, h: p.states.base + (at + B) * H,
                               cPrevious: p.cells.map { $0.base + at * H },
                               c: p.cells.map { $0.base + (at + B) * H }, dh: g, dc: p.cellCarry == nil ? nil : dc,
-                              dP: stepP, dR: stepR, dhDirect: direct, scratch: tanhScratch)
+                              dP: stepP, dR: stepR, dhDirect: step.hasDirectPath ? direct : nil, scratch: tanhScratch)
                 if accumulate {
                     for i in 0..<(n * G) { dP[i] += dPt[i] }
                     if let dR { for i in 0..<(n * G) { dR[i] += dRt[i] } }
                 }
-                // ∂loss/∂h_{s−1} = direct + ∂R_s · Wh
+                // ∂loss/∂h_{s−1} = ∂R_s · Wh (+ direct)
                 gemm(m: n, a: UnsafePointer(stepR ?? stepP), lda: G, packed: Wh, c: g, ldc: H, accumulate: false)
-                for i in 0..<(n * H) { g[i] += direct[i] }
+                if step.hasDirectPath { for i in 0..<(n * H) { g[i] += direct[i] } }
             }
 
             if window >= T {
