@@ -1,6 +1,6 @@
 import Dispatch
 
-/// A pointer that may cross into `DispatchQueue.concurrentPerform` workers. Swift 6 rejects a
+/// A pointer that may cross into `parallelFor`'s workers. Swift 6 rejects a
 /// raw pointer captured by a `@Sendable` closure; the kernels hand one to every worker and each
 /// worker writes a disjoint range of it, which is what makes this box safe to mark unchecked.
 public struct SendablePointer<Element>: @unchecked Sendable {
@@ -32,8 +32,8 @@ public func partition(_ count: Int, parts: Int, grain: Int = 1) -> [Range<Int>] 
     return (0..<used).map { partRange($0, of: count, parts: used, grain: grain) }.filter { !$0.isEmpty }
 }
 
-/// Runs `body` once per range of `partition(count, parts: threads, grain:)`, on Dispatch's
-/// worker threads when there is more than one range. The ranges are disjoint, so a body that
+/// Runs `body` once per range of `partition(count, parts: threads, grain:)`, on this thread and
+/// the `WorkerPool`'s when there is more than one range. The ranges are disjoint, so a body that
 /// writes only inside its range needs no locking. Allocates nothing.
 @inlinable
 public func parallelFor(_ count: Int, threads: Int, grain: Int = 1,
@@ -44,16 +44,15 @@ public func parallelFor(_ count: Int, threads: Int, grain: Int = 1,
         if count > 0 { body(0..<count) }
         return
     }
-    DispatchQueue.concurrentPerform(iterations: used) { index in
+    WorkerPool.shared.run(parts: used) { index in
         let range = partRange(index, of: count, parts: used, grain: grain)
         if !range.isEmpty { body(range) }
     }
 }
 
 /// How many of `threads` are worth using for `work` units when each thread should get at least
-/// `perThread` of them. Handing a range to a Dispatch worker that has gone to sleep costs
-/// 5–25 µs (PERF-NOTES), as much as a small loop itself: at H = 64 a dozen such hand-offs per
-/// step ate everything a second thread gained.
+/// `perThread` of them. Handing a range to a worker that has gone to sleep costs 5–40 µs
+/// (PERF-NOTES; `WorkerPool`), as much as a small loop itself.
 @inlinable
 public func usefulThreads(_ threads: Int, work: Int, perThread: Int) -> Int {
     max(1, min(threads, work / max(1, perThread)))

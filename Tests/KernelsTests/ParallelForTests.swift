@@ -1,0 +1,37 @@
+import XCTest
+import Kernels
+
+/// `parallelFor` on the worker pool: every index exactly once, whether the workers are spinning,
+/// asleep (after a pause longer than their spin) or busy with an outer `parallelFor`.
+final class ParallelForTests: XCTestCase {
+    func testEveryIndexRunsExactlyOnceAcrossThreadCountsAndPauses() {
+        let count = 1_000
+        let hits = UnsafeMutablePointer<Int>.allocate(capacity: count)
+        defer { hits.deallocate() }
+        let shared = SendablePointer(hits)
+        for round in 0..<400 {
+            hits.initialize(repeating: 0, count: count)
+            let threads = 2 + round % 4   // up to 5 on a 2-core machine: more parts than cores
+            parallelFor(count, threads: threads, grain: 7) { range in
+                for i in range { shared.base[i] += 1 }
+            }
+            XCTAssertTrue((0..<count).allSatisfy { hits[$0] == 1 }, "round \(round), \(threads) threads")
+            if round % 50 == 49 { usleep(2_000) }   // let the workers fall asleep, then wake them
+        }
+    }
+
+    func testNestedCallsRunInsideTheirPart() {
+        let hits = UnsafeMutablePointer<Int>.allocate(capacity: 64)
+        defer { hits.deallocate() }
+        hits.initialize(repeating: 0, count: 64)
+        let shared = SendablePointer(hits)
+        parallelFor(4, threads: 4) { outer in
+            for block in outer {
+                parallelFor(16, threads: 4) { inner in
+                    for i in inner { shared.base[block * 16 + i] += 1 }
+                }
+            }
+        }
+        XCTAssertEqual((0..<64).map { hits[$0] }, [Int](repeating: 1, count: 64))
+    }
+}
