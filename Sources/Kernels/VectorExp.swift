@@ -52,8 +52,8 @@ public func laneSum(_ v: SIMD16<Float>) -> Float {
 
 /// The larger of a and b in each lane (a NaN in a stays): one compare and one blend. The
 /// standard library's `pointwiseMax` of two variables keeps IEEE maxNum semantics and compiles
-/// lane by lane through memory; so does this when written generically over SIMD (checked in
-/// the assembly), hence one concrete function per width.
+/// lane by lane through memory; so does this compare-and-blend when written generically over
+/// SIMD (checked in the assembly), hence concrete SIMD types here and in `laneMax`.
 @inlinable @inline(__always)
 public func lanewiseMax(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> { a.replacing(with: b, where: a .< b) }
 

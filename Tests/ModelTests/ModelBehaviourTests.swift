@@ -26,6 +26,33 @@ final class ModelBehaviourTests: XCTestCase {
         XCTAssertEqual(state.array, longState.array)
     }
 
+    /// A step big enough that every split engages (products, the bias/embedding sums by
+    /// columns, the GRU's b_hn, the optimizer) gives the same gradients and update with 1 and
+    /// 3 threads, bit for bit: the splits never reorder a sum.
+    func testThreadCountDoesNotChangeGradientsOrUpdate() {
+        var random = TestRandom(seed: 12)
+        let (V, T, B) = (65, 48, 64)
+        let model = LanguageModel<Float>(shape: ModelShape(vocabulary: V, hidden: 256, cell: .gru))
+        XCTAssertGreaterThanOrEqual(T * B * 3 * 256, 2 << 20, "too small for the column sums to split")
+        let parameters = FlatBuffer<Float>(count: model.layout.count)
+        model.initialize(parameters, seed: 3)
+        let batch = TokenBatch(steps: T, rows: B, inputs: random.tokens(T * B, below: V),
+                               targets: random.tokens(T * B, below: V))
+        func step(threads: Int) -> (gradients: [Float], updated: [Float]) {
+            let gradients = FlatBuffer<Float>(count: model.layout.count)
+            _ = model.run(batch, parameters: parameters, state: FlatBuffer(count: B * model.shape.stateWidth),
+                          gradients: gradients, work: model.makeWorkspace(steps: T, rows: B), threads: threads)
+            let updated = FlatBuffer<Float>(parameters.array)
+            Optimizer<Float>(OptimizerSettings(kind: .adam), parameterCount: model.layout.count)
+                .update(updated, gradients: gradients, learningRate: 0.01, threads: threads)
+            return (gradients.array, updated.array)
+        }
+        let (one, three) = (step(threads: 1), step(threads: 3))
+        XCTAssertTrue(one.gradients.contains { $0 != 0 })
+        XCTAssertEqual(one.gradients, three.gradients)
+        XCTAssertEqual(one.updated, three.updated)
+    }
+
     func testClippingByValueAndByGlobalNorm() {
         var g: [Double] = [3, -4, 12]
         XCTAssertEqual(GradientClipping.value(5).apply(&g, count: 3), 13, accuracy: 1e-12)
