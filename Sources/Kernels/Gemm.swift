@@ -4,9 +4,10 @@
 /// three forms: C += A·B, C += Aᵀ·B (weight gradients over all B·T positions), C += A·Bᵀ
 /// (products with a weight stored (out, in)).
 ///
-/// `Float` runs the SIMD kernel (`GemmFloatKernel.swift`), split over up to `threads` threads
-/// (products too small to pay for a second thread run on one); every other scalar runs
-/// `naiveGemm`, the reference twin the tests compare against. `scratch` lends the storage a
+/// `Float` runs the SIMD kernel (`GemmFloatKernel.swift`) with the register tile of `path`
+/// (by default the one chosen for this process, `KernelPath.current`), split over up to
+/// `threads` threads (products too small to pay for a second thread run on one); every other
+/// scalar runs `naiveGemm`, the reference twin the tests compare against. `scratch` lends the storage a
 /// transposed op(B) is packed into, so that a product repeated every step allocates (and
 /// page-faults) nothing after the first.
 @inlinable
@@ -15,13 +16,13 @@ public func gemm<S: KernelScalar>(
     a: UnsafePointer<S>, lda: Int, transposeA: Bool = false,
     b: UnsafePointer<S>, ldb: Int, transposeB: Bool = false,
     c: UnsafeMutablePointer<S>, ldc: Int,
-    accumulate: Bool, threads: Int = 1, scratch: PackedMatrix<S>? = nil
+    accumulate: Bool, threads: Int = 1, scratch: PackedMatrix<S>? = nil, path: KernelPath = .current
 ) {
     precondition(m >= 0 && n >= 0 && k >= 0, "gemm: negative dimension")
     precondition(lda >= (transposeA ? m : k) && ldb >= (transposeB ? k : n) && ldc >= n,
                  "gemm: leading dimension smaller than the matrix")
-    if S.self == Float.self, let scratch, !readsBInPlace(n: n, transposeB: transposeB) {
-        scratch.pack(b, ldb: ldb, transposed: transposeB, k: k, n: n, threads: threads)
+    if S.self == Float.self, let scratch, !readsBInPlace(n: n, transposeB: transposeB, path: path) {
+        scratch.pack(b, ldb: ldb, transposed: transposeB, k: k, n: n, threads: threads, path: path)
         gemm(m: m, a: a, lda: lda, transposeA: transposeA, packed: scratch, c: c, ldc: ldc,
              accumulate: accumulate, threads: threads)
     } else if S.self == Float.self {
@@ -30,7 +31,7 @@ public func gemm<S: KernelScalar>(
             a: UnsafeRawPointer(a).assumingMemoryBound(to: Float.self), lda: lda, transposeA: transposeA,
             b: UnsafeRawPointer(b).assumingMemoryBound(to: Float.self), ldb: ldb, transposeB: transposeB,
             c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self), ldc: ldc,
-            accumulate: accumulate, threads: threads)
+            accumulate: accumulate, threads: threads, path: path)
     } else {
         naiveGemm(m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA,
                   b: b, ldb: ldb, transposeB: transposeB, c: c, ldc: ldc, accumulate: accumulate)

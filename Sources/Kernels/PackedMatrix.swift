@@ -2,12 +2,14 @@
 /// multiplied 2·T times per chunk by a few rows each, and packing it every time would cost more
 /// than the product (for Float, packing reads H² floats, the product only does rows·H² FMAs).
 ///
-/// For Float the storage is the micro-kernel's layout: for each k-block of `kBlock` rows,
-/// panels of 32 columns contiguous over k, zero-padded on the right. For other scalars it is
-/// op(B) as a dense (k×n) row-major copy, for `naiveGemm`.
+/// For Float the storage is the micro-kernel's layout for the `path` it was packed for: for each
+/// k-block of `kBlock` rows, panels of the tile's width contiguous over k, zero-padded on the
+/// right; products with it run on that path. For other scalars it is op(B) as a dense (k×n)
+/// row-major copy, for `naiveGemm`.
 public final class PackedMatrix<S: KernelScalar>: @unchecked Sendable {
     public private(set) var k = 0
     public private(set) var n = 0
+    public private(set) var path = KernelPath.generic
     @usableFromInline var storage: UnsafeMutablePointer<S>
     private var capacity: Int
 
@@ -19,15 +21,16 @@ public final class PackedMatrix<S: KernelScalar>: @unchecked Sendable {
     deinit { storage.deallocate() }
 
     /// How many scalars the layout of a (k×n) operand takes.
-    static func storageSize(k: Int, n: Int) -> Int {
-        S.self == Float.self ? k * panelCount(n) * panelWidth : k * n
+    static func storageSize(k: Int, n: Int, path: KernelPath) -> Int {
+        S.self == Float.self ? packedSize(k: k, n: n, path: path) : k * n
     }
 
     /// Packs op(B): B stored (k×n) with leading dimension `ldb`, or (n×k) when `transposed`.
     /// Reuses the storage when it is large enough (no allocation step after step).
-    public func pack(_ b: UnsafePointer<S>, ldb: Int, transposed: Bool, k: Int, n: Int, threads: Int = 1) {
+    public func pack(_ b: UnsafePointer<S>, ldb: Int, transposed: Bool, k: Int, n: Int, threads: Int = 1,
+                     path: KernelPath = .current) {
         precondition(k >= 0 && n >= 0 && ldb >= (transposed ? k : n), "pack: bad shape")
-        let size = Self.storageSize(k: k, n: n)
+        let size = Self.storageSize(k: k, n: n, path: path)
         if size > capacity {
             storage.deallocate()
             storage = .allocate(capacity: max(size, 1))
@@ -35,10 +38,11 @@ public final class PackedMatrix<S: KernelScalar>: @unchecked Sendable {
         }
         self.k = k
         self.n = n
+        self.path = path
         if S.self == Float.self {
             packPanels(UnsafeRawPointer(b).assumingMemoryBound(to: Float.self), ldb: ldb, transposed: transposed,
                        k: k, n: n, into: UnsafeMutableRawPointer(storage).assumingMemoryBound(to: Float.self),
-                       threads: threads)
+                       threads: threads, path: path)
         } else {
             for p in 0..<k {
                 for j in 0..<n { storage[p * n + j] = transposed ? b[j * ldb + p] : b[p * ldb + j] }
@@ -47,7 +51,7 @@ public final class PackedMatrix<S: KernelScalar>: @unchecked Sendable {
     }
 }
 
-/// C (m×n) (+)= op(A) (m×k) · B, with B already packed.
+/// C (m×n) (+)= op(A) (m×k) · B, with B already packed (and on the path it was packed for).
 @inlinable
 public func gemm<S: KernelScalar>(
     m: Int, a: UnsafePointer<S>, lda: Int, transposeA: Bool = false,
@@ -61,7 +65,7 @@ public func gemm<S: KernelScalar>(
                         a: UnsafeRawPointer(a).assumingMemoryBound(to: Float.self), lda: lda, transposeA: transposeA,
                         packed: UnsafeRawPointer(b.storage).assumingMemoryBound(to: Float.self),
                         c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self), ldc: ldc,
-                        accumulate: accumulate, threads: threads)
+                        accumulate: accumulate, threads: threads, path: b.path)
     } else {
         naiveGemm(m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA, b: b.storage, ldb: n,
                   c: c, ldc: ldc, accumulate: accumulate)

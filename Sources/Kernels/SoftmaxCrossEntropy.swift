@@ -11,8 +11,13 @@ import RealModule
 @inlinable
 public func softmaxCrossEntropy<S: KernelScalar>(
     logits: UnsafeMutablePointer<S>, rows: Int, classes: Int,
-    targets: UnsafePointer<Int32>, mask: UnsafePointer<UInt8>?, gradient: Bool
+    targets: UnsafePointer<Int32>, mask: UnsafePointer<UInt8>?, gradient: Bool, path: KernelPath = .current
 ) -> Double {
+    if S.self == Float.self {
+        return floatSoftmaxCrossEntropy(logits: UnsafeMutableRawPointer(logits).assumingMemoryBound(to: Float.self),
+                                        rows: rows, classes: classes, targets: targets, mask: mask,
+                                        gradient: gradient, path: path)
+    }
     var loss = 0.0
     for r in 0..<rows {
         let row = logits + r * classes
@@ -23,9 +28,13 @@ public func softmaxCrossEntropy<S: KernelScalar>(
             if gradient { row.update(repeating: 0, count: classes) }
             continue
         }
-        let maximum = rowMaximum(row, count: classes)
+        let maximum = (0..<classes).reduce(row[0]) { max($0, row[$1]) }
         let shiftedTarget = row[target] - maximum
-        let sum = exponentiateShifted(row, count: classes, by: maximum)  // row[j] = e^{θj − max}
+        var sum: S = 0
+        for j in 0..<classes {
+            row[j] = S.exp(row[j] - maximum)
+            sum += row[j]
+        }
         loss += Double(weight) * (Double(S.log(sum)) - Double(shiftedTarget))
         if gradient {
             let scale = weight / sum
@@ -36,20 +45,59 @@ public func softmaxCrossEntropy<S: KernelScalar>(
     return loss
 }
 
-/// max_j row[j], 16 lanes at a time for Float.
-@inlinable @inline(__always)
-func rowMaximum<S: KernelScalar>(_ row: UnsafeMutablePointer<S>, count: Int) -> S {
+/// The Float rows, at the vector width of `path`.
+@usableFromInline
+func floatSoftmaxCrossEntropy(logits: UnsafeMutablePointer<Float>, rows: Int, classes: Int,
+                              targets: UnsafePointer<Int32>, mask: UnsafePointer<UInt8>?, gradient: Bool,
+                              path: KernelPath) -> Double {
+    switch path {
+    case .avx512: return softmaxRows(SIMD16<Float>.self, logits, rows, classes, targets, mask, gradient)
+    case .avx2: return softmaxRows(SIMD8<Float>.self, logits, rows, classes, targets, mask, gradient)
+    case .neon, .generic: return softmaxRows(SIMD4<Float>.self, logits, rows, classes, targets, mask, gradient)
+    }
+}
+
+@inline(__always)
+func softmaxRows<V: FloatVector>(_: V.Type, _ logits: UnsafeMutablePointer<Float>, _ rows: Int, _ classes: Int,
+                                 _ targets: UnsafePointer<Int32>, _ mask: UnsafePointer<UInt8>?,
+                                 _ gradient: Bool) -> Double {
+    var loss = 0.0
+    for r in 0..<rows {
+        let row = logits + r * classes
+        let target = Int(targets[r])
+        precondition(target >= 0 && target < classes, "softmaxCrossEntropy: target out of range")
+        let weight: Float = mask.map { Float($0[r]) } ?? 1
+        if weight == 0 {
+            if gradient { row.update(repeating: 0, count: classes) }
+            continue
+        }
+        let maximum = rowMaximum(V.self, row, count: classes)
+        let shiftedTarget = row[target] - maximum
+        let sum = exponentiateShifted(V.self, row, count: classes, by: maximum)  // row[j] = e^{θj − max}
+        loss += Double(weight) * (Double(Float.log(sum)) - Double(shiftedTarget))
+        if gradient {
+            let scale = weight / sum
+            for j in 0..<classes { row[j] *= scale }
+            row[target] -= weight
+        }
+    }
+    return loss
+}
+
+/// max_j row[j], `V.lanes` at a time.
+@inline(__always)
+func rowMaximum<V: FloatVector>(_: V.Type, _ row: UnsafeMutablePointer<Float>, count: Int) -> Float {
     var j = 0
     var maximum = row[0]
-    if S.self == Float.self && count >= 16 {
+    if count >= V.lanes {
         let raw = UnsafeRawPointer(row)
-        var lanes = raw.loadUnaligned(as: SIMD16<Float>.self)
-        j = 16
-        while j + 16 <= count {
-            lanes = lanewiseMax(lanes, raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD16<Float>.self))
-            j += 16
+        var lanes = V.load(raw, byteOffset: 0)
+        j = V.lanes
+        while j + V.lanes <= count {
+            lanes = lanes.lanewiseMax(V.load(raw, byteOffset: j * 4))
+            j += V.lanes
         }
-        maximum = unsafeBitCast(laneMax(lanes), to: S.self)
+        maximum = lanes.laneMax
     }
     while j < count {
         maximum = max(maximum, row[j])
@@ -58,45 +106,29 @@ func rowMaximum<S: KernelScalar>(_ row: UnsafeMutablePointer<S>, count: Int) -> 
     return maximum
 }
 
-/// 0, 1, …, 15: which lanes of a SIMD16 tail lie inside the row.
-@usableFromInline let laneIndex = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
-
 /// row[j] = exp(row[j] − shift); returns Σ row[j].
-@inlinable @inline(__always)
-func exponentiateShifted<S: KernelScalar>(_ row: UnsafeMutablePointer<S>, count: Int, by shift: S) -> S {
+@inline(__always)
+func exponentiateShifted<V: FloatVector>(_: V.Type, _ row: UnsafeMutablePointer<Float>, count: Int,
+                                         by shift: Float) -> Float {
     var j = 0
-    var sum: S = 0
-    if S.self == Float.self {
-        let raw = UnsafeMutableRawPointer(row)
-        let s = SIMD16<Float>(repeating: unsafeBitCast(shift, to: Float.self))
-        var partial = SIMD16<Float>()
-        while j + 16 <= count {
-            let e = vectorExp(raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD16<Float>.self) - s)
-            raw.storeBytes(of: e, toByteOffset: j * 4, as: SIMD16<Float>.self)
-            partial += e
-            j += 16
-        }
-        if j < count {
-            // The tail through the same vector exp: lanes past the row hold the shift (e⁰ = 1)
-            // and are zeroed before the sum; only the valid lanes are stored.
-            let valid = count - j
-            var tail = s
-            withUnsafeMutableBytes(of: &tail) { lanes in
-                lanes.baseAddress!.copyMemory(from: raw + j * 4, byteCount: valid * 4)
-            }
-            let e = vectorExp(tail - s).replacing(with: 0, where: laneIndex .>= Int32(valid))
-            withUnsafeBytes(of: e) { lanes in (raw + j * 4).copyMemory(from: lanes.baseAddress!, byteCount: valid * 4) }
-            partial += e
-            j = count
-        }
-        sum = S(laneSum(partial))
+    let raw = UnsafeMutableRawPointer(row)
+    let s = V(broadcast: shift)
+    var partial = V.zero
+    while j + V.lanes <= count {
+        let e = vectorExp(V.load(raw, byteOffset: j * 4) - s)
+        e.store(raw, byteOffset: j * 4)
+        partial = partial + e
+        j += V.lanes
     }
-    while j < count {
-        row[j] = S.exp(row[j] - shift)
-        sum += row[j]
-        j += 1
+    if j < count {
+        // The tail through the same vector exp: lanes past the row hold the shift (e⁰ = 1)
+        // and are zeroed before the sum; only the valid lanes are stored.
+        let valid = count - j
+        let e = vectorExp(V.load(raw + j * 4, count: valid, filler: shift) - s).keepingFirst(valid)
+        e.store(raw + j * 4, count: valid)
+        partial = partial + e
     }
-    return sum
+    return partial.laneSum
 }
 
 /// The reference twin: log-sum-exp and softmax in Double, straight from the definitions, with

@@ -3,38 +3,54 @@ import Kernels
 import TestSupport
 
 final class ElementwiseTests: XCTestCase {
+    /// The nonlinearities the cells apply (`Activation` in Model calls these), at every runnable
+    /// vector width, against the scalar definitions in Double; lengths leave every tail.
+    let activations: [(name: String, float: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, KernelPath) -> Void,
+                       reference: (Double) -> Double)] = [
+        ("tanh", { applyTanh($0, into: $1, count: $2, path: $3) }, { Double.tanh($0) }),
+        ("sigmoid", { applySigmoid($0, into: $1, count: $2, path: $3) }, { 1 / (1 + Double.exp(-$0)) }),
+        ("relu", { x, y, n, _ in applyReLU(x, into: y, count: n) }, { max($0, 0) }),
+    ]
+
     func testVectorActivationsMatchScalarReference() {
-        var random = TestRandom(seed: 3)
-        for activation in Activation.allCases {
-            for count in [1, 7, 16, 17, 65, 129] {
-                let specials: [Float] = [0, 1e-3, -30, 30]
-                let x: [Float] = random.uniform(count, scale: 12).map(Float.init) + specials.prefix(min(4, count))
-                var y = x
-                activation.apply(&y, count: y.count)
-                for i in x.indices {
-                    let expected = activation.value(Double(x[i]))
-                    XCTAssertEqual(Double(y[i]), expected, accuracy: 2e-7 + 2e-7 * abs(expected),
-                                   "\(activation)(\(x[i]))")
+        for path in KernelPath.runnable {
+            var random = TestRandom(seed: 3)
+            for activation in activations {
+                for count in [1, 7, 16, 17, 65, 129] {
+                    let specials: [Float] = [0, 1e-3, -30, 30]
+                    let x: [Float] = random.uniform(count, scale: 12).map(Float.init) + specials.prefix(min(4, count))
+                    var y = x
+                    y.withUnsafeMutableBufferPointer { activation.float($0.baseAddress!, $0.baseAddress!, $0.count, path) }
+                    for i in x.indices {
+                        let expected = activation.reference(Double(x[i]))
+                        XCTAssertEqual(Double(y[i]), expected, accuracy: 2e-7 + 2e-7 * abs(expected),
+                                       "\(path): \(activation.name)(\(x[i]))")
+                    }
                 }
             }
         }
     }
 
     func testActivationDerivativesMatchFiniteDifferences() {
-        for activation in Activation.allCases {
+        let backward: [(String, (Double) -> Double, (UnsafePointer<Double>, UnsafePointer<Double>, UnsafeMutablePointer<Double>) -> Void)] = [
+            ("tanh", { Double.tanh($0) }, { tanhBackward(output: $0, gradient: $1, into: $2, count: 1) }),
+            ("sigmoid", { 1 / (1 + Double.exp(-$0)) }, { sigmoidBackward(output: $0, gradient: $1, into: $2, count: 1) }),
+            ("relu", { max($0, 0) }, { reluBackward(output: $0, gradient: $1, into: $2, count: 1) }),
+        ]
+        for (name, f, derivative) in backward {
             for z in [-2.5, -0.3, 0.4, 1.7] {
-                let h = activation.value(z)
-                var dz = [0.0]
-                activation.backward(output: [h], gradient: [1.0], into: &dz, count: 1)
-                let numeric = (activation.value(z + 1e-6) - activation.value(z - 1e-6)) / 2e-6
-                XCTAssertEqual(dz[0], numeric, accuracy: 1e-7, "\(activation)'(\(z))")
+                var (h, g, dz) = (f(z), 1.0, 0.0)
+                derivative(&h, &g, &dz)
+                let numeric = (f(z + 1e-6) - f(z - 1e-6)) / 2e-6
+                XCTAssertEqual(dz, numeric, accuracy: 1e-7, "\(name)'(\(z))")
             }
         }
     }
 
     func testSoftmaxCrossEntropyMatchesNaiveTwinAndSurvivesHugeLogits() {
+        for path in KernelPath.runnable {
         var random = TestRandom(seed: 11)
-        for classes in [1, 7, 17, 65, 129] {
+        for classes in [1, 3, 7, 17, 65, 129] {
             let rows = 9
             var logits = random.uniform(rows * classes, scale: 8)
             logits[0] = 1000   // would overflow exp without the max subtraction
@@ -46,12 +62,13 @@ final class ElementwiseTests: XCTestCase {
                                                     mask: mask.map(Double.init), gradientOut: &naiveGradient)
             var fast = logits.map(Float.init)
             let loss = softmaxCrossEntropy(logits: &fast, rows: rows, classes: classes, targets: targets,
-                                           mask: mask, gradient: true)
+                                           mask: mask, gradient: true, path: path)
             XCTAssertTrue(loss.isFinite)
-            XCTAssertEqual(loss, expected, accuracy: 1e-4 * max(1, expected), "V = \(classes)")
+            XCTAssertEqual(loss, expected, accuracy: 1e-4 * max(1, expected), "\(path): V = \(classes)")
             for i in fast.indices {
-                XCTAssertEqual(Double(fast[i]), naiveGradient[i], accuracy: 1e-6, "V = \(classes), dθ[\(i)]")
+                XCTAssertEqual(Double(fast[i]), naiveGradient[i], accuracy: 1e-6, "\(path): V = \(classes), dθ[\(i)]")
             }
+        }
         }
     }
 

@@ -1,0 +1,53 @@
+#ifndef CKERNELISA_H
+#define CKERNELISA_H
+
+// What the kernels were compiled for and what the CPU running them has. No stable API: the
+// Swift side (Kernels/CPUFeatures.swift) wraps each function, so no name here leaks further.
+
+// Compile time. These are inline on purpose: a function in a header is compiled by the module
+// that imports it, with that module's target (Swift's -target-cpu reaches its Clang importer),
+// so they report the features the Swift kernels were compiled with. A .c file of this target
+// is compiled separately, for baseline x86-64, and could not tell.
+static inline int ckernelisa_compiled_avx512f(void) {
+#if defined(__AVX512F__)
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+static inline int ckernelisa_compiled_avx2_fma(void) {
+#if defined(__AVX2__) && defined(__FMA__)
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+static inline int ckernelisa_compiled_fma(void) {
+#if defined(__FMA__) || defined(__aarch64__)
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+static inline int ckernelisa_compiled_neon(void) {
+#if defined(__ARM_NEON) || defined(__aarch64__)
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+// Run time: cpuid, and xgetbv for whether the OS saves the wide registers (a CPU with AVX-512
+// under an OS or hypervisor that does not enable its state must not run it). 0 off x86.
+int ckernelisa_cpu_avx512f(void);
+int ckernelisa_cpu_avx2_fma(void);
+
+// The CPU model string from cpuid (brand), or "" where there is none; and the target CPU the
+// build was asked for (Package.swift's RNN_DIST_TARGET_CPU, after its psABI-level mapping).
+const char *ckernelisa_cpu_name(void);
+const char *ckernelisa_target_cpu(void);
+
+#endif

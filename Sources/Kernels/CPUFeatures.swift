@@ -1,0 +1,30 @@
+import CKernelISA
+
+/// What the kernels were compiled for and what this CPU has, from the `CKernelISA` shim. The
+/// compile-time answers come from the target CPU this module was built with (Package.swift's
+/// `-target-cpu`), the run-time ones from cpuid and the OS's saved register state.
+enum CPUFeatures {
+    static var builtForAVX512: Bool { ckernelisa_compiled_avx512f() != 0 }
+    static var builtForAVX2FMA: Bool { ckernelisa_compiled_avx2_fma() != 0 }
+    static var builtForNEON: Bool { ckernelisa_compiled_neon() != 0 }
+    /// Whether `addProduct` is one instruction. Without FMA (a baseline x86-64 build) LLVM lowers
+    /// a fused multiply-add to a libm call per lane, so the kernels multiply and add instead.
+    @inline(__always) static var builtWithFMA: Bool { ckernelisa_compiled_fma() != 0 }
+
+    static var hasAVX512: Bool { ckernelisa_cpu_avx512f() != 0 }
+    static var hasAVX2FMA: Bool { ckernelisa_cpu_avx2_fma() != 0 }
+
+    /// The CPU's model name ("" where cpuid has none).
+    static var cpuName: String {
+        String(cString: ckernelisa_cpu_name()).trimmingCharacters(in: " ")
+    }
+
+    /// The `-target-cpu` the build was given ("native" unless RNN_DIST_TARGET_CPU said otherwise).
+    static var targetCPU: String { String(cString: ckernelisa_target_cpu()) }
+}
+
+private extension String {
+    func trimmingCharacters(in character: Character) -> String {
+        String(drop { $0 == character }.reversed().drop { $0 == character }.reversed())
+    }
+}

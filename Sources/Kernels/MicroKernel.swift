@@ -1,0 +1,74 @@
+/// C[0..<validRows, 0..<columns] += A[0..<validRows, 0..<kc] · B (kc × `T.columns`, rows
+/// `bStrideBytes` apart) — or = with `overwrite` (the first k-block of a product that does not
+/// accumulate, which saves zeroing C first).
+///
+/// One generic body for every tile. `rows` (≤ `T.rows`) and `vectors` (≤ `T.vectors`) are
+/// constants at each call site (`TileKernels`), so after specialisation the loops over them
+/// unroll and the accumulator arrays become `rows · vectors` registers (checked in the
+/// assembly: no stack traffic in the k loop). A is read in place through (row stride, k stride)
+/// and broadcast element by element; rows from `validRows` on repeat row 0 and are not stored;
+/// `columns` may end inside the last vector (a right-edge panel).
+@inline(__always)
+func microKernel<T: MicroTile>(
+    _: T.Type, rows: Int, vectors: Int,
+    kc: Int, a: UnsafePointer<Float>, rowStride: Int, kStride: Int, validRows: Int,
+    b: UnsafePointer<Float>, bStrideBytes: Int,
+    c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int, overwrite: Bool
+) {
+    typealias V = T.Vector
+    var rowOffset = InlineArray<8, Int>(repeating: 0)
+    for r in 0..<rows { rowOffset[r] = r < validRows ? r * rowStride : 0 }
+    var accumulator = InlineArray<24, V>(repeating: .zero)   // (rows, vectors)
+    var bRow = UnsafeRawPointer(b)
+    var offset = 0
+    for _ in 0..<kc {
+        var bv = InlineArray<3, V>(repeating: .zero)
+        for v in 0..<vectors { bv[v] = V.load(bRow, byteOffset: v * V.lanes * 4) }
+        for r in 0..<rows {
+            let x = a[rowOffset[r] &+ offset]
+            for v in 0..<vectors { accumulator[r * vectors + v].accumulate(x, times: bv[v]) }
+        }
+        offset &+= kStride
+        bRow += bStrideBytes
+    }
+    let raw = UnsafeMutableRawPointer(c)
+    for r in 0..<rows where r < validRows {
+        for v in 0..<vectors {
+            let byteOffset = (r * ldc + v * V.lanes) * 4
+            let sum = accumulator[r * vectors + v]
+            let remaining = columns - v * V.lanes
+            if remaining >= V.lanes {
+                (overwrite ? sum : V.load(raw, byteOffset: byteOffset) + sum).store(raw, byteOffset: byteOffset)
+            } else if remaining > 0 {
+                let old = overwrite ? V.zero : V.load(raw + byteOffset, count: remaining, filler: 0)
+                (old + sum).store(raw + byteOffset, count: remaining)
+            }
+        }
+    }
+}
+
+/// The micro-kernel's instantiations for one tile: full and tail rows, times 1…`T.vectors`
+/// vectors for right-edge panels narrower than the tile (a 65-wide product ends in one column).
+@inline(__always)
+func runMicroKernel<T: MicroTile>(
+    _ tile: T.Type, kc: Int, a: UnsafePointer<Float>, rowStride: Int, kStride: Int, validRows: Int,
+    b: UnsafePointer<Float>, bStrideBytes: Int,
+    c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int, overwrite: Bool
+) {
+    let vectors = (columns + T.Vector.lanes - 1) / T.Vector.lanes
+    let rows = validRows <= T.tailRows ? T.tailRows : T.rows
+    @inline(__always) func run(_ rows: Int, _ vectors: Int) {
+        microKernel(tile, rows: rows, vectors: vectors, kc: kc, a: a, rowStride: rowStride, kStride: kStride,
+                    validRows: validRows, b: b, bStrideBytes: bStrideBytes, c: c, ldc: ldc, columns: columns,
+                    overwrite: overwrite)
+    }
+    if rows == T.rows {
+        if vectors >= T.vectors { run(T.rows, T.vectors) }
+        else if vectors == 1 || T.vectors == 2 { run(T.rows, 1) }
+        else { run(T.rows, 2) }
+    } else {
+        if vectors >= T.vectors { run(T.tailRows, T.vectors) }
+        else if vectors == 1 || T.vectors == 2 { run(T.tailRows, 1) }
+        else { run(T.tailRows, 2) }
+    }
+}

@@ -1,0 +1,59 @@
+/// The register tile of the product's micro-kernel: `rows` rows of C by `vectors` vectors of
+/// `Vector.lanes` columns, all held in registers while k runs, so that each k step loads
+/// `vectors` vectors of B and `rows` broadcasts of A for rows · vectors FMAs.
+///
+/// Registers per tile = rows · vectors accumulators + vectors for B + 1 broadcast of A. The
+/// tile must fit the ISA's register file, or the accumulators spill to the stack on every k
+/// step (the 8×32 tile of `SIMD16` wants 32 + 3 ymm on AVX2, which has 16: 27–31 GFLOP/s
+/// against 74–96 for 6×16 on a Zen 3, PERF-NOTES). Within that, more rows and columns mean
+/// fewer loads per FMA. BLIS and OpenBLAS choose the same way (their Haswell sgemm is 6×16 or
+/// 16×6; on AArch64 8×12), with lane-indexed FMAs and prefetches that plain Swift lacks.
+protocol MicroTile: SendableMetatype {
+    associatedtype Vector: FloatVector
+    static var rows: Int { get }
+    static var vectors: Int { get }
+}
+
+extension MicroTile {
+    /// The panel width: columns of B each micro-kernel call covers.
+    static var columns: Int { vectors * Vector.lanes }
+    /// The smaller tile for a row tail: a block of ≤ `tailRows` rows runs this many instead of
+    /// `rows`, so 32 rows of 6-row tiles compute 33 rows' FMAs, not 36.
+    static var tailRows: Int { (rows + 1) / 2 }
+}
+
+#if arch(x86_64)
+/// AVX-512: 16 accumulators + 2 B + 1 broadcast = 19 of 32 zmm registers. (The broadcast is
+/// usually folded into the FMA as a {1to16} memory operand.)
+enum AVX512Tile: MicroTile {
+    typealias Vector = SIMD16<Float>
+    static var rows: Int { 8 }
+    static var vectors: Int { 2 }
+}
+
+/// AVX2 + FMA: 12 accumulators + 2 B + 1 broadcast = 15 of 16 ymm registers.
+enum AVX2Tile: MicroTile {
+    typealias Vector = SIMD8<Float>
+    static var rows: Int { 6 }
+    static var vectors: Int { 2 }
+}
+#endif
+
+#if arch(arm64)
+/// NEON: 24 accumulators + 3 B + 1 broadcast (ld1r) = 28 of 32 q registers; 8×16 would need
+/// 32 accumulators alone. Reasoned from the register count, not built or measured here (no
+/// AArch64 machine); the same generic micro-kernel runs on x86 as `GenericTile`.
+enum NEONTile: MicroTile {
+    typealias Vector = SIMD4<Float>
+    static var rows: Int { 8 }
+    static var vectors: Int { 3 }
+}
+#endif
+
+/// Any CPU: 8 accumulators + 2 B + 1 broadcast = 11 registers of 128 bits, within the 16 of
+/// SSE and of most vector ISAs.
+enum GenericTile: MicroTile {
+    typealias Vector = SIMD4<Float>
+    static var rows: Int { 4 }
+    static var vectors: Int { 2 }
+}
