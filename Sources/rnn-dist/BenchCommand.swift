@@ -1,20 +1,25 @@
 import ArgumentParser
 import Foundation
 import Distributed
+import Kernels
 import Training
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure training speed on the benchmark models A (rnn H 64), B (rnn H 512), C (lstm H 256).",
-        discussion: "Prints one JSON object per model: tokens/s after warm-up, achieved GFLOP/s, peak memory per rank, and the share of time in the allreduce. launch/bench.sh runs it beside the PyTorch and numpy peers.")
+        discussion: """
+            First prints, on stderr, the kernel path in use and why (`kernels: avx2 (...)`; RNN_DIST_KERNEL=avx512|avx2|neon|generic forces one). \
+            Then one JSON object per model: tokens/s after warm-up, achieved GFLOP/s, peak memory per rank, and the share of time in the allreduce. \
+            launch/bench.sh runs it beside the PyTorch (one-hot and embedding input) and numpy peers and prints the ratios.
+            """)
 
     @Option(help: "The corpus to train on (any text; speed does not depend on it).")
     var data = "data/tinyshakespeare.txt"
     @Option(help: "Which models, comma-separated.")
     var models = "A,B,C"
-    @Option(help: "Timed steps per model.")
+    @Option(help: "Timed steps per model (at least 1).")
     var steps = 30
-    @Option(help: "Untimed steps first.")
+    @Option(help: "Untimed steps first (0 or more).")
     var warmup = 5
     @Option(help: "Threads per rank (default: cores / ranks on the node).")
     var threads: Int?
@@ -23,7 +28,18 @@ struct Bench: ParsableCommand {
     @Flag(help: "Time the matrix products of model B alone instead (GFLOP/s with 1 and 2 threads).")
     var kernels = false
 
+    func validate() throws {
+        if steps < 1 { throw ValidationError("--steps must be at least 1 (got \(steps))") }
+        if warmup < 0 { throw ValidationError("--warmup must be 0 or more (got \(warmup))") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
+        if let ranks, ranks < 1 { throw ValidationError("--ranks must be at least 1 (got \(ranks))") }
+    }
+
+    /// Set for the ranks of an mpirun this command starts, so the kernels line is printed once.
+    static let announcedVariable = "RNN_DIST_KERNELS_ANNOUNCED"
+
     func run() throws {
+        announceKernels()
         if kernels {
             for threads in [1, 2] {
                 for (shape, rate) in KernelBenchmark.run(threads: threads) {
@@ -42,12 +58,26 @@ struct Bench: ParsableCommand {
                                                communicator: communicator)
                 if communicator.rank == 0 {
                     let memory = result.peakMemoryMiB.map { String(format: "%.1f", $0) }.joined(separator: ",")
-                    print(String(format: "{\"model\":\"%@\",\"description\":\"%@\",\"ranks\":%d,\"vocabulary\":%d,\"tokens_per_s\":%.0f,\"tokens_per_s_median_step\":%.0f,\"gflops\":%.1f,\"peak_mib_per_rank\":[%@],\"allreduce_share\":%.4f}",
+                    print(String(format: "{\"model\":\"%@\",\"description\":\"%@\",\"ranks\":%d,\"vocabulary\":%d,\"tokens_per_s\":%.0f,\"tokens_per_s_median_step\":%.0f,\"gflops\":%.1f,\"peak_mib_per_rank\":[%@],\"allreduce_share\":%.4f,\"kernels\":\"%@\"}",
                                  benchmark.name, benchmark.description, communicator.size, result.vocabulary, result.tokensPerSecond,
                                  result.medianStepTokensPerSecond,
-                                 result.gigaflops, memory, result.communicationShare))
+                                 result.gigaflops, memory, result.communicationShare, KernelPath.current.rawValue))
                 }
             }
         }
+    }
+
+    /// `kernels: <path> (why)` on stderr, once per invocation: by this process, or under a
+    /// launcher by rank 0 (unless this command started the launcher and said it already).
+    func announceKernels() {
+        let environment = ProcessInfo.processInfo.environment
+        if Launch.isUnderMPILauncher {
+            let rank = ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"].lazy.compactMap { environment[$0] }.first
+            guard environment[Self.announcedVariable] == nil, rank == nil || rank == "0" else { return }
+        }
+        // RNNDist.main checked the selection before any command ran.
+        guard case .success(let choice) = KernelPath.selection else { return }
+        FileHandle.standardError.write(Data("\(choice.description)\n".utf8))
+        setenv(Self.announcedVariable, "1", 1)
     }
 }

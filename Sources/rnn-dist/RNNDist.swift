@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Distributed
+import Kernels
 import Training
 
 @main
@@ -23,6 +24,9 @@ struct RNNDist: ParsableCommand {
     static func main() {
         do {
             var command = try parseAsRoot()
+            // RNN_DIST_KERNEL asking for a path this build or CPU cannot run (or a build for a
+            // wider CPU than this one): one line and exit 2, before any kernel runs.
+            if !(command is Plot), case .failure(let error) = KernelPath.selection { fail(error.message, code: 2) }
             try command.run()
         } catch let error as RNNDistError {
             fail(error.message, code: error.exitCode)
