@@ -6,7 +6,8 @@
 #   tinyshakespeare.txt  Karpathy's Tiny Shakespeare (char-rnn), 1.1 MB, 65 characters
 #   berkshire.txt        Warren Buffett's letters to Berkshire Hathaway shareholders,
 #                        1977-1997 (the years published as HTML), tags stripped
-# Needs curl (or wget) and a network connection. Training never downloads anything itself.
+# Needs curl (or wget) and a network connection; without one it stops at the first download
+# with a one-line reason (exit 1). Training never downloads anything itself.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,18 +15,21 @@ dir=${1:-$here/data}
 mkdir -p "$dir"
 
 fetch() {  # fetch URL FILE
+    local said
     if command -v curl >/dev/null 2>&1; then
-        curl -fsSL --retry 3 -A "Mozilla/5.0 (rnn-dist fetch-data)" -o "$2" "$1" || failed "$1"
+        said=$(curl -fsSL --retry 3 --connect-timeout 20 -A "Mozilla/5.0 (rnn-dist fetch-data)" -o "$2" "$1" 2>&1) \
+            || failed "$1" "${said##*$'\n'}"
     elif command -v wget >/dev/null 2>&1; then
-        wget -q -U "Mozilla/5.0 (rnn-dist fetch-data)" -O "$2" "$1" || failed "$1"
+        wget -q -T 20 -t 3 -U "Mozilla/5.0 (rnn-dist fetch-data)" -O "$2" "$1" || failed "$1" "no network?"
     else
         echo "fetch-data: needs curl or wget (apt-get install -y curl)" >&2
         exit 1
     fi
 }
 
-failed() {
-    echo "fetch-data: could not download $1 (no network?). Any UTF-8 text works as a corpus:" >&2
+failed() {  # failed URL REASON: one line that says why, then what to do instead
+    echo "fetch-data: could not download $1 ($2)" >&2
+    echo "Any UTF-8 text works as a corpus:" >&2
     echo "  put it at $dir/tinyshakespeare.txt or $dir/berkshire.txt, or train with --set data.path=FILE" >&2
     exit 1
 }
