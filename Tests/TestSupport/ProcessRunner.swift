@@ -81,12 +81,6 @@ public enum TestPaths {
     /// The built `rnn-dist` executable, next to the test bundle.
     public static var executable: URL { Bundle.main.bundleURL.appendingPathComponent("rnn-dist") }
 
-    /// `../shared/data/tinyshakespeare.txt` beside the checkout, when present.
-    public static var tinyShakespeare: URL? {
-        let url = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/data/tinyshakespeare.txt")
-        return FileManager.default.fileExists(atPath: url.path) ? url : nil
-    }
-
     public static func config(_ name: String) -> String {
         packageRoot.appendingPathComponent("configs/\(name)").path
     }
