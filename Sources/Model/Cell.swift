@@ -1,13 +1,13 @@
 import Kernels
 
-/// The recurrent cells (SPEC §1), all behind one interface: the layer computes the projections
+/// The recurrent cells, all behind one interface: the layer computes the projections
 /// P_t = x_t·Wxᵀ + b (all T steps at once) and R_t = h_{t−1}·Whᵀ (step by step); the cell turns
 /// them into the new state and, backwards, into ∂loss/∂P_t and ∂loss/∂R_t. Gate order, for
 /// every weight of width G = gates·H: rnn [z]; lstm [i, f, g, o]; gru [r, z, n] (PyTorch's).
 ///
 /// - rnn:  h = f(P + R)                                  (f = tanh, sigmoid or relu)
-/// - lstm: i, f, o = σ(P + R)_{i,f,o}, g = tanh(P + R)_g  (seed 002; forget bias starts at 1)
-///         c = f ⊙ c_{t−1} + i ⊙ g,  h = o ⊙ tanh(c)
+/// - lstm: i, f, o = σ(P + R)_{i,f,o}, g = tanh(P + R)_g  (forget bias starts at 1)
+///         c = f ⊙ c_{t−1} + i ⊙ g,  h = o ⊙ tanh(c)       (Gers et al. 2000)
 /// - gru:  the variant of PyTorch's nn.GRU and cuDNN, with the reset gate applied *after* the
 ///         recurrent product, so that product stays one matrix multiply per step:
 ///         r = σ(P_r + R_r), z = σ(P_z + R_z), n = tanh(P_n + r ⊙ (R_n + b_hn)),

@@ -1,9 +1,9 @@
 import Kernels
 
-/// How gradients are bounded after the allreduce, before the optimizer (SPEC §1).
+/// How gradients are bounded after the allreduce, before the optimizer.
 public enum GradientClipping: Sendable, Equatable {
     case none
-    /// Every component clamped to [−limit, limit] (the seeds: ±5).
+    /// Every component clamped to [−limit, limit] (`train.clip_value`, ±5 by default).
     case value(Double)
     /// The whole gradient scaled by maxNorm/‖g‖ when ‖g‖ exceeds maxNorm.
     case globalNorm(Double)

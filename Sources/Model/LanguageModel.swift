@@ -61,8 +61,8 @@ public struct LanguageModel<S: KernelScalar>: Sendable {
         self.layout = layout
     }
 
-    /// Deterministic initialisation from `seed` (SPEC §1): the embedding We ~ N(0, 1), as seed
-    /// 000 and nn.Embedding do; every other matrix uniform in ±1/√fan-in; biases 0 but the LSTM
+    /// Deterministic initialisation from `seed`: the embedding We ~ N(0, 1), as nn.Embedding
+    /// does; every other matrix uniform in ±1/√fan-in; biases 0 but the LSTM
     /// forget gate's, 1.
     public func initialize(_ parameters: FlatBuffer<S>, seed: UInt64) {
         var random = RandomSource(seed: seed)
@@ -78,6 +78,14 @@ public struct LanguageModel<S: KernelScalar>: Sendable {
         if shape.cell == .lstm {
             for layer in layers { (parameters.view(layer.bias) + shape.hidden).update(repeating: 1, count: shape.hidden) }
         }
+    }
+
+    /// The parameters' tensors grouped by the moment `run` finishes their gradients: the output
+    /// layer's when it calls `outputGradientsReady`, the recurrent layers' when it returns. A
+    /// trainer reduces each group across ranks as soon as it is final (PyTorch DDP's buckets,
+    /// built from these specs rather than from the order the tensors were created in).
+    public var gradientBuckets: [[TensorSpec]] {
+        [output.tensors, layers.flatMap(\.tensors)]
     }
 
     public func makeWorkspace(steps: Int, rows: Int) -> Workspace<S> {

@@ -1,9 +1,9 @@
 import Kernels
 import RealModule
 
-/// The update rules (SPEC §1), each one loop over the flat parameter, gradient and state buffers.
+/// The update rules, each one loop over the flat parameter, gradient and state buffers.
 public enum OptimizerKind: String, Sendable, CaseIterable {
-    /// m += g²,  p −= lr·g/√(m + ε)   (Duchi et al. 2011; the seeds' default)
+    /// m += g²,  p −= lr·g/√(m + ε)   (Duchi et al. 2011; the default)
     case adagrad
     /// p −= lr·g
     case sgd
@@ -58,11 +58,12 @@ public final class Optimizer<S: KernelScalar>: @unchecked Sendable {
         state = FlatBuffer(count: settings.kind.stateSlots * parameterCount)
     }
 
-    /// One update of `parameters` with `gradients` (whose first `parameterCount` scalars count).
-    /// Every scalar is updated on its own, so threads take disjoint ranges.
+    /// One update of `parameters` with `gradients` (both the model's layout). Every scalar is
+    /// updated on its own, so threads take disjoint ranges.
     @inlinable
     public func update(_ parameters: FlatBuffer<S>, gradients: FlatBuffer<S>, learningRate: Double, threads: Int = 1) {
-        precondition(parameters.count == parameterCount && gradients.count >= parameterCount)
+        precondition(parameters.count == parameterCount && gradients.count == parameterCount,
+                     "parameters, gradients and optimizer must share one layout")
         steps += 1
         let n = parameterCount
         let (p, g, state) = (SendablePointer(parameters.base), SendablePointer(gradients.base), SendablePointer(state.base))
@@ -105,12 +106,12 @@ public final class Optimizer<S: KernelScalar>: @unchecked Sendable {
     }
 }
 
-/// How the learning rate changes over a run (SPEC §1).
+/// How the learning rate changes over a run (`train.lr_schedule`).
 public enum LearningRateSchedule: Sendable, Equatable {
     case constant
     /// lr = base · factor^⌊step / every⌋
     case stepDecay(factor: Double, every: Int)
-    /// Seed 001: halve the rate whenever the evaluated (validation) loss went up.
+    /// Halve the rate whenever the evaluated (validation) loss went up.
     case halveOnPlateau
 
     /// The rate for the step after `step` optimizer steps, for the schedules that depend on the

@@ -5,12 +5,13 @@ import Kernels
 ///     θ = h · Uᵀ + b2,   loss = Σ_{t,b scored} −log softmax(θ)[y]
 ///
 /// U (V, H), b2 (V). The loss is the *sum*; the trainer divides gradients and loss by the global
-/// sequence count after the allreduce (SPEC §1), so every rank contributes plain sums.
+/// sequence count after the allreduce, so every rank contributes plain sums.
 public struct OutputLayer<S: KernelScalar>: Sendable {
     public let vocabulary: Int   // V
     public let hidden: Int       // H
     public let weight: TensorSpec   // U (V, H)
     public let bias: TensorSpec     // b2 (V)
+    public var tensors: [TensorSpec] { [weight, bias] }
 
     public init(vocabulary: Int, hidden: Int, layout: inout ParameterLayout) {
         self.vocabulary = vocabulary

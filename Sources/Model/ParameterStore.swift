@@ -26,6 +26,21 @@ public struct ParameterLayout: Sendable, Equatable {
     }
 
     public subscript(name: String) -> TensorSpec? { tensors.first { $0.name == name } }
+
+    /// The contiguous index ranges that `group`'s tensors cover, adjacent tensors merged, in
+    /// layout order: what one reduction of their gradients has to send.
+    public func ranges(covering group: [TensorSpec]) -> [Range<Int>] {
+        var ranges: [Range<Int>] = []
+        for tensor in group.sorted(by: { $0.offset < $1.offset }) {
+            let range = tensor.offset..<(tensor.offset + tensor.count)
+            if let last = ranges.last, last.upperBound == range.lowerBound {
+                ranges[ranges.count - 1] = last.lowerBound..<range.upperBound
+            } else {
+                ranges.append(range)
+            }
+        }
+        return ranges
+    }
 }
 
 /// An owned, contiguous, zero-initialised buffer of scalars. Pointers it hands out (`base`,
@@ -34,11 +49,27 @@ public struct ParameterLayout: Sendable, Equatable {
 public final class FlatBuffer<Scalar: BinaryFloatingPoint>: @unchecked Sendable {
     public let count: Int
     public let base: UnsafeMutablePointer<Scalar>
+    /// The buffer whose memory this one views (`prefix`), kept alive by it; nil when it owns its own.
+    private let owner: FlatBuffer?
 
     public init(count: Int) {
         self.count = count
         base = .allocate(capacity: max(count, 1))
         base.initialize(repeating: 0, count: max(count, 1))
+        owner = nil
+    }
+
+    private init(viewing owner: FlatBuffer, count: Int) {
+        self.count = count
+        base = owner.base
+        self.owner = owner
+    }
+
+    /// The first `count` scalars of this buffer as a buffer of their own, sharing its memory: a
+    /// write through either is seen by both.
+    public func prefix(_ count: Int) -> FlatBuffer {
+        precondition(count >= 0 && count <= self.count)
+        return FlatBuffer(viewing: self, count: count)
     }
 
     public convenience init(_ values: [Scalar]) {
@@ -46,7 +77,7 @@ public final class FlatBuffer<Scalar: BinaryFloatingPoint>: @unchecked Sendable 
         for (i, v) in values.enumerated() { base[i] = v }
     }
 
-    deinit { base.deallocate() }
+    deinit { if owner == nil { base.deallocate() } }
 
     /// The scalars of one tensor of this buffer's layout.
     @inlinable

@@ -1,14 +1,13 @@
 import Kernels
 
 /// One recurrent layer: the input projection of all T steps at once, the recurrence step by
-/// step, and backpropagation through time (SPEC §1). The first layer reads tokens through its
-/// embedding We (V, G), one row per token — the seeds' one-hot product We·onehot(x) as a row
-/// gather; a layer above reads the hidden states below through Wx (G, I). Wh (G, H) and Wx
+/// step, and backpropagation through time. The first layer reads tokens through its
+/// embedding We (V, G), one row per token — the one-hot product We·onehot(x) as a row gather; a layer above reads the hidden states below through Wx (G, I). Wh (G, H) and Wx
 /// are stored (out, in). Gate layout and cell equations: `CellType`.
 ///
 /// Rows (sequences) are independent through the whole recurrence, so the time loops run one
 /// thread per block of rows with one dispatch per chunk; the weight gradients are single large
-/// products over all T·B positions after the loop (PERF-NOTES: µs-scale dispatches do not pay).
+/// products over all T·B positions after the loop (a dispatch per step costs µs that small products do not repay).
 public struct RecurrentLayer<S: KernelScalar>: Sendable {
     public enum Input: Sendable, Equatable {
         case tokens(vocabulary: Int)
@@ -27,8 +26,9 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
     public let bias: TensorSpec            // b (G)
     public let recurrentBias: TensorSpec?  // b_hn (H), gru only
     public var gateWidth: Int { cell.gates * hidden }
+    public var tensors: [TensorSpec] { [inputWeight, recurrentWeight, bias] + (recurrentBias.map { [$0] } ?? []) }
 
-    /// Tensor names: the bottom layer's are SPEC §1's We, Wh, b1; layer l ≥ 2 has Wx.l, Wh.l, b.l.
+    /// Tensor names: the bottom layer's are We, Wh, b1; layer l ≥ 2 has Wx.l, Wh.l, b.l.
     public init(index: Int, input: Input, hidden: Int, cell: CellType, activation: Activation,
                 layout: inout ParameterLayout) {
         self.index = index
@@ -106,7 +106,7 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
     /// `work.carryGrad` (`cellCarryGrad`) and, for a dense input, writes ∂loss/∂input into
     /// `belowGradient` (T·B, I).
     ///
-    /// With `truncate` = k (seed 001), the gradient of each step's loss flows back through at
+    /// With `truncate` = k (`train.bptt_truncate`), the gradient of each step's loss flows back through at
     /// most k earlier steps: for each origin t, steps t, t−1, …, max(0, t−k). Without it, one
     /// sweep carries the gradient through the whole chunk:
     ///     g_t = ∂loss/∂h_t + (dR_{t+1} · Wh + direct_{t+1}),   (dP_t, dR_t) = cell′(g_t)

@@ -2,7 +2,7 @@ import Foundation
 import Model
 import Kernels
 
-/// Everything needed to continue a run exactly where it stopped (SPEC §4), or to sample from
+/// Everything needed to continue a run exactly where it stopped, or to sample from
 /// its model.
 ///
 /// On disk, little-endian:
@@ -33,7 +33,7 @@ public struct Checkpoint: Sendable {
         public var chunk: Int                  // the next chunk of that epoch (the data cursor)
         public var batchSize: Int
         public var seqLength: Int
-        public var random: UInt64              // RandomSource state (samples during training)
+        public var random: UInt64              // RandomSource state (rank 0's samples during training)
         public var intervalNats: Double        // logging accumulators since the last log line
         public var intervalTokens: Double
         public var intervalSteps: Int
@@ -46,29 +46,77 @@ public struct Checkpoint: Sendable {
         public var parameterCount: Int
         public var stateCount: Int
 
-        public init(config: String, tokenizer: String, symbols: [UInt32], cell: String, activation: String,
-                    hidden: Int, layers: Int, tensors: [String], step: Int, epoch: Int, chunk: Int, batchSize: Int,
-                    seqLength: Int, random: UInt64, intervalNats: Double, intervalTokens: Double,
-                    intervalSteps: Int, optimizer: String, optimizerSteps: Int, learningRate: Double,
-                    optimizerStateCount: Int, lastValidationLoss: Double?, bestValidationLoss: Double?,
-                    parameterCount: Int, stateCount: Int) {
-            (self.config, self.tokenizer, self.symbols, self.cell, self.activation) = (config, tokenizer, symbols, cell, activation)
-            words = nil
-            self.layers = layers
-            (self.hidden, self.tensors, self.step, self.epoch, self.chunk) = (hidden, tensors, step, epoch, chunk)
-            (self.batchSize, self.seqLength, self.random) = (batchSize, seqLength, random)
-            (self.intervalNats, self.intervalTokens, self.intervalSteps) = (intervalNats, intervalTokens, intervalSteps)
-            (self.optimizer, self.optimizerSteps, self.learningRate) = (optimizer, optimizerSteps, learningRate)
-            self.optimizerStateCount = optimizerStateCount
+        /// The header of a checkpoint of `model`, trained on `vocabulary`, at `position`.
+        public init(config: String, vocabulary: Vocabulary, model: LanguageModel<Float>, position: RunPosition,
+                    optimizer: OptimizerRecord, stateCount: Int) {
+            self.config = config
+            (tokenizer, symbols) = (vocabulary.tokenizer.rawValue, vocabulary.symbols)
+            words = vocabulary.tokenizer == .word ? vocabulary.words : nil
+            (cell, activation) = (model.shape.cell.rawValue, model.shape.activation.rawValue)
+            (hidden, layers, tensors) = (model.shape.hidden, model.shape.layers, Checkpoint.describe(model.layout))
+            parameterCount = model.layout.count
+            (step, epoch, chunk) = (position.step, position.epoch, position.chunk)
+            (batchSize, seqLength, random) = (position.batchSize, position.seqLength, position.random)
+            (intervalNats, intervalTokens, intervalSteps) = (position.intervalNats, position.intervalTokens, position.intervalSteps)
+            (lastValidationLoss, bestValidationLoss) = (position.lastValidationLoss, position.bestValidationLoss)
+            (self.optimizer, optimizerSteps, learningRate) = (optimizer.kind, optimizer.steps, optimizer.learningRate)
+            optimizerStateCount = optimizer.stateCount
+            self.stateCount = stateCount
+        }
+
+        public var position: RunPosition {
+            RunPosition(step: step, epoch: epoch, chunk: chunk, batchSize: batchSize, seqLength: seqLength,
+                        random: random, intervalNats: intervalNats, intervalTokens: intervalTokens,
+                        intervalSteps: intervalSteps, lastValidationLoss: lastValidationLoss,
+                        bestValidationLoss: bestValidationLoss)
+        }
+
+        public var optimizerRecord: OptimizerRecord {
+            OptimizerRecord(kind: optimizer, steps: optimizerSteps, learningRate: learningRate, stateCount: optimizerStateCount)
+        }
+    }
+
+    /// Where a run stood: the step, the data cursor and the batch shape it counts in, the
+    /// sampling RNG, the logging sums since the last log line and the validation history.
+    public struct RunPosition: Sendable, Equatable {
+        public var step: Int                   // optimizer steps taken
+        public var epoch: Int                  // the epoch of the next step (1-based)
+        public var chunk: Int                  // the next chunk of that epoch
+        public var batchSize: Int
+        public var seqLength: Int
+        public var random: UInt64
+        public var intervalNats: Double
+        public var intervalTokens: Double
+        public var intervalSteps: Int
+        public var lastValidationLoss: Double?
+        public var bestValidationLoss: Double?
+
+        public init(step: Int, epoch: Int, chunk: Int, batchSize: Int, seqLength: Int, random: UInt64,
+                    intervalNats: Double, intervalTokens: Double, intervalSteps: Int,
+                    lastValidationLoss: Double?, bestValidationLoss: Double?) {
+            (self.step, self.epoch, self.chunk, self.batchSize, self.seqLength) = (step, epoch, chunk, batchSize, seqLength)
+            (self.random, self.intervalNats, self.intervalTokens, self.intervalSteps) = (random, intervalNats, intervalTokens, intervalSteps)
             (self.lastValidationLoss, self.bestValidationLoss) = (lastValidationLoss, bestValidationLoss)
-            (self.parameterCount, self.stateCount) = (parameterCount, stateCount)
+        }
+    }
+
+    /// The optimizer's part: its rule, step count (Adam's bias correction), the learning rate
+    /// the schedule had reached, and how many scalars of state follow the parameters.
+    public struct OptimizerRecord: Sendable, Equatable {
+        public var kind: String
+        public var steps: Int
+        public var learningRate: Double
+        public var stateCount: Int
+
+        public init(kind: String, steps: Int, learningRate: Double, stateCount: Int) {
+            (self.kind, self.steps, self.learningRate, self.stateCount) = (kind, steps, learningRate, stateCount)
         }
     }
 
     public var header: Header
     public var parameters: [Float]
     public var optimizerState: [Float]
-    public var hiddenState: [Float]            // (B, H) of the global batch
+    public var hiddenState: [Float]            // (B, stateWidth) of the global batch
 
     public init(header: Header, parameters: [Float], optimizerState: [Float], hiddenState: [Float]) {
         self.header = header

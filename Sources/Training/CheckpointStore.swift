@@ -3,7 +3,7 @@ import Foundation
 import Glibc
 #endif
 
-/// The checkpoint directory (SPEC §4): `ckpt-<step>.rnnd` files, the newest `keep` of them
+/// The checkpoint directory: `ckpt-<step>.rnnd` files, the newest `keep` of them
 /// kept, `best.rnnd` (a hard link to the checkpoint with the lowest validation loss, so it
 /// outlives pruning) and `latest` (a symbolic link to the newest).
 ///

@@ -1,7 +1,7 @@
 import Model
 import Kernels
 
-/// The run configuration (SPEC §7): one JSON object with sections data, model, train,
+/// The run configuration (README, "Configs"): one JSON object with sections data, model, train,
 /// checkpoint, sample, log. Field names follow the JSON keys; `ConfigLoader` fills and checks
 /// them, so every value here is already valid.
 public struct Config: Sendable, Equatable {

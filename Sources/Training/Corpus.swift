@@ -30,7 +30,7 @@ public struct Corpus: Sendable {
         return Corpus(vocabulary: vocabulary, tokens: tokens)
     }
 
-    /// Reads the text at `path` as words (seed 001): the `vocabularySize` most frequent kept.
+    /// Reads the text at `path` as words: the `vocabularySize` most frequent kept.
     public static func loadWords(path: String, vocabularySize: Int) throws -> Corpus {
         let (symbols, count) = try CorpusFile.scan(path: path, tokenizer: .char)
         let characters = Vocabulary(tokenizer: .char, symbols: symbols)
@@ -50,7 +50,7 @@ public struct Corpus: Sendable {
                       scoredTargets: scoredTargets.map { Array($0[local]) }, firstToken: range.lowerBound)
     }
 
-    /// The first (1 − fraction) of the tokens for training, the rest for validation (SPEC §2).
+    /// The first (1 − fraction) of the tokens for training, the rest for validation.
     public func split(validationFraction fraction: Double) -> (train: Corpus, validation: Corpus) {
         let cut = Self.trainingCount(tokens.count, validationFraction: fraction)
         return (slice(firstToken..<(firstToken + cut)), slice((firstToken + cut)..<range.upperBound))

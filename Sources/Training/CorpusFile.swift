@@ -1,7 +1,7 @@
 import Foundation
 
-/// A corpus file read in pieces, so that no rank holds more of a large corpus than its shard
-/// (SPEC §2). Rank 0 scans the file once for the vocabulary and token count, and once more for
+/// A corpus file read in pieces, so that no rank holds more of a large corpus than its shard.
+/// Rank 0 scans the file once for the vocabulary and token count, and once more for
 /// the byte offsets at which the ranks' shards start and end; every rank then seeks to its own
 /// byte ranges. With the byte tokenizer a token index is a byte offset and nothing is scanned.
 public enum CorpusFile {

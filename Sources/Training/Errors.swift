@@ -1,5 +1,5 @@
 /// An error a user can act on, printed as one line. `isInputError` selects exit status 2 (bad
-/// usage, config or input, SPEC §7); every other failure exits 1.
+/// usage, config or input); every other failure exits 1.
 public struct RNNDistError: Error, CustomStringConvertible, Equatable {
     public let message: String
     public let isInputError: Bool

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The loss curves of a metrics file as an SVG picture (SPEC §5): training loss and validation
+/// The loss curves of a metrics file as an SVG picture: training loss and validation
 /// loss (nats per character) against step, with labelled axes. Plain SVG, no dependency.
 public enum LossPlot {
     /// Reads `metrics` (JSON Lines) and writes the picture to `output`.

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The metrics file (SPEC §7): one JSON object per line, training lines
+/// The metrics file: one JSON object per line, training lines
 /// {step, epoch, loss, bpc, lr, grad_norm, tokens_per_s, elapsed_s, comm_s (seconds per step in
 /// the allreduce)} and validation lines
 /// {step, val_loss, val_bpc, val_perplexity}. Losses are nats per character.

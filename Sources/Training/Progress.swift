@@ -1,6 +1,6 @@
 import Foundation
 
-/// Rank 0's progress display (SPEC §5): on a terminal, one live line redrawn in place; in a
+/// Rank 0's progress display: on a terminal, one live line redrawn in place; in a
 /// batch log, a plain line per `log.every` steps.
 public final class Progress {
     public let isTerminal: Bool

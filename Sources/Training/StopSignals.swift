@@ -8,7 +8,7 @@ import Glibc
 /// which is all a handler may safely do.
 nonisolated(unsafe) private var receivedSignal: Int32 = 0
 
-/// Stop requests from the scheduler or the user (SPEC §3): Slurm sends SIGUSR1 (or SIGTERM)
+/// Stop requests from the scheduler or the user: Slurm sends SIGUSR1 (or SIGTERM)
 /// before preemption, a user presses Ctrl-C. The trainer puts `isRequested` into the step's
 /// allreduce, so every rank stops after the same step, and rank 0 checkpoints it.
 public enum StopSignals {

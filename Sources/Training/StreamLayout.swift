@@ -1,6 +1,6 @@
 import Model
 
-/// How a step's batch is cut from the corpus (SPEC §2, global-batch semantics).
+/// How a step's batch is cut from the corpus (global-batch semantics).
 ///
 /// The tokens are cut into `globalRows` (B) contiguous streams of `streamLength` (L) tokens.
 /// Step s of an epoch takes tokens s·T ..< s·T+T of every stream as inputs and the next token

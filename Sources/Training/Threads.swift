@@ -3,7 +3,7 @@ import Foundation
 /// Threads per rank when `train.threads` is not set: the cores of the node shared among the
 /// ranks on it (so `-np 4` on 4 cores does not oversubscribe), and never more than the CPUs this
 /// process may run on (a rank that mpirun bound to one core gets one thread).
-func defaultThreadCount(ranksOnNode: Int) -> Int {
+public func defaultThreadCount(ranksOnNode: Int) -> Int {
     let perRank = ProcessInfo.processInfo.activeProcessorCount / max(1, ranksOnNode)
     return max(1, min(perRank, allowedCPUCount() ?? perRank))
 }

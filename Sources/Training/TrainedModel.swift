@@ -1,34 +1,42 @@
 import Foundation
-import Model
+import Distributed
 import Kernels
+import Model
 
-/// A model loaded from a checkpoint for inference: sampling and next-token prediction.
+/// A model loaded from a checkpoint — its vocabulary, shape and parameters — for what users do
+/// with a trained model: `sample`, `predict` and `eval`. No trainer, no config: the checkpoint
+/// says what the model is.
 public struct TrainedModel {
     public let path: String
     public let checkpoint: Checkpoint
     public let model: LanguageModel<Float>
     public let parameters: FlatBuffer<Float>
 
-    /// Loads a checkpoint file, or the newest valid checkpoint of a directory.
-    public init(path: String) throws {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw RNNDistError.input("--checkpoint \(path): no such checkpoint file or directory")
+    /// Loads a checkpoint file, or the newest valid checkpoint of a directory; damaged ones
+    /// skipped on the way are mentioned on standard error.
+    public init(path request: String) throws {
+        let (path, checkpoint) = try CheckpointLookup.find(request, option: "--checkpoint") { message in
+            FileHandle.standardError.write(Data("rnn-dist: \(message)\n".utf8))
         }
-        if isDirectory.boolValue {
-            var skipped: [String] = []
-            guard let found = CheckpointStore(directory: path, keep: .max).newestValid(report: { skipped.append($0) }) else {
-                throw RNNDistError.input("--checkpoint \(path): no valid checkpoint in that directory")
+        try self.init(checkpoint: checkpoint, path: path)
+    }
+
+    /// The same on every rank of a job: rank 0 reads the checkpoint and hands it on.
+    public static func load(_ request: String, on communicator: Communicator) throws -> TrainedModel {
+        let (path, checkpoint) = try CheckpointLookup.shared(by: communicator) {
+            try CheckpointLookup.find(request, option: "--checkpoint") { message in
+                FileHandle.standardError.write(Data("rnn-dist: \(message)\n".utf8))
             }
-            for message in skipped { FileHandle.standardError.write(Data("rnn-dist: \(message)\n".utf8)) }
-            (self.path, checkpoint) = found
-        } else {
-            self.path = path
-            checkpoint = try Checkpoint.load(path: path)
-        }
+        }!
+        return try communicator.agree { try TrainedModel(checkpoint: checkpoint, path: path) }
+    }
+
+    public init(checkpoint: Checkpoint, path: String) throws {
+        self.path = path
+        self.checkpoint = checkpoint
         model = LanguageModel(shape: checkpoint.shape)
         guard Checkpoint.describe(model.layout) == checkpoint.header.tensors else {
-            throw RNNDistError.input("\(self.path): its tensors \(checkpoint.header.tensors) are not a model this build knows")
+            throw RNNDistError.input("\(path): its tensors \(checkpoint.header.tensors) are not a model this build knows")
         }
         parameters = FlatBuffer(checkpoint.parameters)
     }
@@ -62,5 +70,17 @@ public struct TrainedModel {
         var logits: [Float] = []
         for token in tokens { logits = sampler.feed(token) }
         return Sampler<Float>.probabilities(logits)
+    }
+
+    /// The mean validation loss of this model on `data` (the config's data settings), all
+    /// ranks together; nil when the split is smaller than one batch. The data must have been
+    /// tokenized with the model's vocabulary.
+    public func validationLoss(on data: TrainingData, communicator: Communicator, threads: Int) throws -> Double? {
+        try communicator.agree {
+            guard data.vocabulary == vocabulary else {
+                throw RNNDistError.input("\(path): the checkpoint's vocabulary (\(vocabulary.tokenizer.rawValue), V = \(vocabulary.count)) differs from the data's (\(data.description): \(data.vocabulary.tokenizer.rawValue), V = \(data.vocabulary.count))")
+            }
+        }
+        return try Evaluator(model: model, data: data, communicator: communicator, threads: threads)?.loss(parameters: parameters)
     }
 }

@@ -1,10 +1,18 @@
 import Foundation
 import Model
 
-/// Checkpoint writing (rank 0) and exact resume (every rank) for the trainer (SPEC §4).
+/// Checkpoints of a run (README, "Checkpoints, preemption, text"): what the loop hands its
+/// checkpoint writer, and exact resume on every rank.
 extension Trainer {
-    /// The carried hidden state of the whole global batch (B, H): each rank fills its own rows
-    /// of a zeroed buffer and one allreduce assembles it. Every rank calls this together.
+    /// The checkpoint of the current step. Every rank calls this together (the hidden state of
+    /// the whole batch is assembled from every rank's rows); only rank 0's is written.
+    func checkpointRequest(isBest: Bool) throws -> CheckpointRequest {
+        let hidden = try globalHiddenState()
+        return CheckpointRequest(checkpoint: makeCheckpoint(hiddenState: hidden), isBest: isBest)
+    }
+
+    /// The carried hidden state of the whole global batch (B, stateWidth): each rank fills its
+    /// own rows of a zeroed buffer and one allreduce assembles it.
     func globalHiddenState() throws -> [Float] {
         let W = model.shape.stateWidth
         var all = [Float](repeating: 0, count: config.train.batchSize * W)
@@ -13,101 +21,60 @@ extension Trainer {
         return all
     }
 
-    /// Writes a checkpoint of the current step (rank 0; the others take part in assembling the
-    /// hidden state and in agreeing that the write worked).
-    func writeCheckpoint(isBest: Bool, say: (String) -> Void) throws {
-        let hidden = try globalHiddenState()
-        let path = try communicator.agree { () -> String? in
-            guard isLeader && !quiet else { return nil }
-            return try store.write(makeCheckpoint(hiddenState: hidden), isBest: isBest)
-        }
-        if let path { say("checkpoint \(path)\(isBest ? " (best validation loss so far)" : "")") }
-    }
-
     func makeCheckpoint(hiddenState: [Float]) -> Checkpoint {
-        var header = Checkpoint.Header(
-            config: config.document.jsonText, tokenizer: data.vocabulary.tokenizer.rawValue,
-            symbols: data.vocabulary.symbols, cell: config.model.cell.rawValue, activation: model.shape.activation.rawValue,
-            hidden: model.shape.hidden, layers: model.shape.layers, tensors: Checkpoint.describe(model.layout), step: step,
-            epoch: cursor.epoch, chunk: cursor.chunk, batchSize: config.train.batchSize,
+        let position = Checkpoint.RunPosition(
+            step: step, epoch: cursor.epoch, chunk: cursor.chunk, batchSize: config.train.batchSize,
             seqLength: config.train.seqLength, random: random.state, intervalNats: interval.nats,
-            intervalTokens: interval.tokens, intervalSteps: interval.steps, optimizer: config.train.optimizer.rawValue,
-            optimizerSteps: optimizer.steps, learningRate: learningRate, optimizerStateCount: optimizer.state.count,
-            lastValidationLoss: lastValidationLoss,
-            bestValidationLoss: bestValidationLoss, parameterCount: model.layout.count, stateCount: hiddenState.count)
-        if data.vocabulary.tokenizer == .word { header.words = data.vocabulary.words }
+            intervalTokens: interval.tokens, intervalSteps: interval.steps,
+            lastValidationLoss: validations.last, bestValidationLoss: validations.best)
+        let optimizerRecord = Checkpoint.OptimizerRecord(
+            kind: config.train.optimizer.rawValue, steps: optimizer.steps, learningRate: learningRate.current,
+            stateCount: optimizer.state.count)
+        let header = Checkpoint.Header(config: config.document.jsonText, vocabulary: data.vocabulary, model: model,
+                                       position: position, optimizer: optimizerRecord, stateCount: hiddenState.count)
         return Checkpoint(header: header, parameters: parameters.array, optimizerState: optimizer.state.array,
                           hiddenState: hiddenState)
     }
 
-    /// Loads the checkpoint `request` names ("auto", a file, or a directory) on rank 0, hands
-    /// it to every rank, checks that it fits this run and continues from it.
+    /// Continues from the checkpoint `request` names ("auto", a file, or a directory): rank 0
+    /// finds and verifies it, every rank receives it, checks that it fits this run and takes
+    /// its parameters, optimizer state, rows of the hidden state and position.
     func restore(from request: String) throws {
-        let say: (String) -> Void = { [quiet, isLeader] text in
-            if isLeader && !quiet { FileHandle.standardOutput.write(Data((text + "\n").utf8)) }
+        let found = try CheckpointLookup.shared(by: communicator) { () -> (path: String, checkpoint: Checkpoint)? in
+            if request == "auto" {
+                return CheckpointStore(directory: config.checkpoint.dir, keep: .max).newestValid { startNotes.append($0) }
+            }
+            return try CheckpointLookup.find(request, option: "--resume") { startNotes.append($0) }
         }
-        // Rank 0 sends "path\0" + the file's bytes; nothing when "auto" finds no checkpoint.
-        let message: [UInt8] = try communicator.fromRoot {
-            guard let (path, checkpoint) = try locate(request, report: say) else { return [] }
-            // The checkpoint as verified (its encoding is bit-exact), not a second read of a
-            // file that could have changed since.
-            return Array(path.utf8) + [0] + Array(checkpoint.encoded())
-        }
-        guard let separator = message.firstIndex(of: 0) else {
-            say("no checkpoint in \(config.checkpoint.dir): starting from step 0")
+        guard let (path, checkpoint) = found else {
+            startNotes.append("no checkpoint in \(config.checkpoint.dir): starting from step 0")
             return
         }
-        let path = String(decoding: message[..<separator], as: UTF8.self)
-        let checkpoint = try communicator.agree { () -> Checkpoint in
-            let checkpoint = try Checkpoint.decode(Data(message[(separator + 1)...]), path: path)
-            try checkFits(checkpoint, path: path)
-            return checkpoint
-        }
-        let h = checkpoint.header
+        try communicator.agree { try checkFits(checkpoint, path: path) }
         for (i, value) in checkpoint.parameters.enumerated() { parameters[i] = value }
         for (i, value) in checkpoint.optimizerState.enumerated() { optimizer.state[i] = value }
-        optimizer.steps = h.optimizerSteps
-        learningRate = h.learningRate
+        let (position, optimizerRecord) = (checkpoint.header.position, checkpoint.header.optimizerRecord)
+        optimizer.steps = optimizerRecord.steps
+        learningRate = LearningRate(schedule: config.schedule, base: config.train.lr, current: optimizerRecord.learningRate)
         let W = model.shape.stateWidth
         for i in 0..<state.count { state[i] = checkpoint.hiddenState[layout.rows.lowerBound * W + i] }
-        step = h.step
-        cursor = DataCursor(epoch: h.epoch, chunk: h.chunk)
-        random = RandomSource(seed: h.random)
-        interval = Interval(nats: h.intervalNats, tokens: h.intervalTokens, steps: h.intervalSteps, communication: 0)
-        lastValidationLoss = h.lastValidationLoss
-        bestValidationLoss = h.bestValidationLoss
-        say("resuming from \(path) (step \(h.step), epoch \(h.epoch))")
-    }
-
-    /// The file to resume from, or nil when "auto" finds none.
-    func locate(_ request: String, report: (String) -> Void) throws -> (String, Checkpoint)? {
-        if request == "auto" {
-            return CheckpointStore(directory: config.checkpoint.dir, keep: .max).newestValid(report: report)
-                .map { ($0.path, $0.checkpoint) }
-        }
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: request, isDirectory: &isDirectory) else {
-            throw RNNDistError.input("--resume \(request): no such checkpoint file or directory")
-        }
-        if isDirectory.boolValue {
-            guard let found = CheckpointStore(directory: request, keep: .max).newestValid(report: report) else {
-                throw RNNDistError.input("--resume \(request): no valid checkpoint in that directory")
-            }
-            return (found.path, found.checkpoint)
-        }
-        return (request, try Checkpoint.load(path: request))
+        step = position.step
+        cursor = DataCursor(epoch: position.epoch, chunk: position.chunk)
+        random = RandomSource(seed: position.random)
+        interval = LogInterval(nats: position.intervalNats, tokens: position.intervalTokens, steps: position.intervalSteps)
+        validations = ValidationHistory(last: position.lastValidationLoss, best: position.bestValidationLoss)
+        startNotes.append("resuming from \(path) (step \(position.step), epoch \(position.epoch))")
     }
 
     /// A checkpoint of another model, vocabulary or batch shape is an input error saying which.
     func checkFits(_ checkpoint: Checkpoint, path: String) throws {
         let h = checkpoint.header
-        guard h.tokenizer == data.vocabulary.tokenizer.rawValue, h.symbols == data.vocabulary.symbols,
-              (h.words ?? []) == data.vocabulary.words else {
-            throw RNNDistError.input("\(path): the checkpoint's vocabulary (\(h.tokenizer), V = \(h.symbols.count)) differs from this corpus's (\(data.vocabulary.tokenizer.rawValue), V = \(data.vocabulary.count))")
+        guard checkpoint.vocabulary == data.vocabulary else {
+            throw RNNDistError.input("\(path): the checkpoint's vocabulary (\(h.tokenizer), V = \(checkpoint.vocabulary.count)) differs from this corpus's (\(data.vocabulary.tokenizer.rawValue), V = \(data.vocabulary.count))")
         }
-        guard h.cell == config.model.cell.rawValue, h.hidden == model.shape.hidden, h.layers == model.shape.layers,
+        guard h.cell == model.shape.cell.rawValue, h.hidden == model.shape.hidden, h.layers == model.shape.layers,
               h.activation == model.shape.activation.rawValue, h.tensors == Checkpoint.describe(model.layout) else {
-            throw RNNDistError.input("\(path): the checkpoint holds a \(h.layers)-layer \(h.cell) \(h.activation) model with hidden_size \(h.hidden); the config asks for \(model.shape.layers)-layer \(config.model.cell.rawValue) \(model.shape.activation.rawValue) with hidden_size \(model.shape.hidden)")
+            throw RNNDistError.input("\(path): the checkpoint holds a \(h.layers)-layer \(h.cell) \(h.activation) model with hidden_size \(h.hidden); the config asks for \(model.shape.layers)-layer \(model.shape.cell.rawValue) \(model.shape.activation.rawValue) with hidden_size \(model.shape.hidden)")
         }
         guard h.optimizer == config.train.optimizer.rawValue, h.optimizerStateCount == optimizer.state.count else {
             throw RNNDistError.input("\(path): the checkpoint was trained with the \(h.optimizer) optimizer; the config asks for \(config.train.optimizer.rawValue)")

@@ -3,37 +3,12 @@ import Kernels
 import Model
 import Distributed
 
-/// FNV-1a, 64 bit: a checksum of bytes (checkpoints, replica comparison).
-func fnv1a(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
-    var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-    for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
-    return hash
-}
-
-/// What a finished run reports.
-public struct TrainingSummary: Sendable {
-    public var steps: Int
-    /// Mean training loss (nats per character) over the last logging interval.
-    public var trainLoss: Double
-    /// The last validation loss (nats per character), if validation ran.
-    public var validationLoss: Double?
-    public var tokensPerSecond: Double
-    public var parameters: [Float]
-    /// The run ended early on a stop signal (after checkpointing).
-    public var stoppedBySignal: Bool
-}
-
-/// Where the next step's data comes from: chunk `chunk` of epoch `epoch` (1-based).
-struct DataCursor: Equatable {
-    var epoch = 1
-    var chunk = 0
-}
-
-/// The data-parallel training loop (SPEC §3). Every step, on every rank:
-/// forward and backward on the local rows → local gradient sums, loss sum, token count and a
-/// stop flag in one flat buffer → allreduce(SUM), in two buckets (the output layer's starts
-/// while BPTT runs) → divide by the global sequence count → clip → the optimizer. Every rank
-/// applies the same update to the same parameters, so the replicas stay identical. Rank 0 alone prints, writes metrics, samples and checkpoints.
+/// The data-parallel training loop (README, "Design"). Every step, on every rank: forward and
+/// backward on the local rows, the gradient, loss and token sums through the `StepExchange`
+/// (summed over all ranks), the NaN policy, then division by the global sequence count,
+/// clipping and the optimizer. Every rank applies the same update to the same parameters, so
+/// the replicas stay identical. What happens around a step — progress, metrics, samples,
+/// plots, checkpoint files — belongs to the observers handed to `run`, which only rank 0 has.
 public final class Trainer {
     public let config: Config
     public let communicator: Communicator
@@ -43,69 +18,48 @@ public final class Trainer {
     public var layout: StreamLayout { data.trainLayout }
 
     let parameters: FlatBuffer<Float>
-    /// Gradients (the parameters' layout), then loss sum, token count, stop flag: one allreduce.
-    let reduction: FlatBuffer<Float>
+    let exchange: StepExchange
     let optimizer: Optimizer<Float>
-    let state: FlatBuffer<Float>     // (B_local, H) carried hidden state
+    let state: FlatBuffer<Float>     // (B/P, stateWidth): the carried state of this rank's rows
     let work: Workspace<Float>
-    let store: CheckpointStore
-    let quiet: Bool
-    let interactive: Bool
+    let evaluator: Evaluator?
     let samplePrime: [Int32]
+
+    /// This rank's stop vote, asked once per step: a stop signal by default.
+    public var stopRequested: () -> StopReason? = { StopSignals.isRequested ? .signal(StopSignals.name) : nil }
 
     // Where the run stands: restored from a checkpoint on resume.
     var step = 0
     var cursor = DataCursor()
-    var random: RandomSource
-    var interval = Interval()
-    var lastValidationLoss: Double?
-    var bestValidationLoss: Double?
-    var learningRate: Double
-
-    struct Interval {
-        var nats = 0.0, tokens = 0.0, steps = 0, communication = 0.0
-    }
-
-    var isLeader: Bool { communicator.rank == 0 }
-
-    /// Called on every rank after each step with the step number (benchmarks time with it).
-    public var stepObserver: ((Int) -> Void)?
-    /// Called after each step's allreduce with the seconds it took (waiting included).
-    public var communicationObserver: ((Double) -> Void)?
+    var random: RandomSource         // rank 0's sampling stream
+    var interval = LogInterval()
+    var validations = ValidationHistory()
+    var learningRate: LearningRate
+    var badSteps: BadStepPolicy
+    /// What resuming found, for the observers' start of the run.
+    var startNotes: [String] = []
 
     /// `resume`: nil for a fresh run, "auto" for the newest valid checkpoint in checkpoint.dir
     /// (a fresh run when there is none), or a checkpoint file (or a directory: its newest).
-    /// `interactive`: standard output is a terminal a person watches (a live progress line);
-    /// otherwise plain lines for a log. `quiet`: no output, metrics or checkpoints (tests).
-    public init(config: Config, communicator: Communicator, resume: String? = nil,
-                quiet: Bool = false, interactive: Bool = false) throws {
-        let (B, ranks) = (config.train.batchSize, communicator.size)
-        try communicator.agree {
-            guard B % ranks == 0 else {
-                throw RNNDistError.input("\(config.source): train.batch_size \(B) does not divide by the \(ranks) ranks; choose a multiple of \(ranks)")
-            }
-        }
+    public init(config: Config, communicator: Communicator, resume: String? = nil) throws {
         self.config = config
         self.communicator = communicator
-        self.quiet = quiet
-        self.interactive = interactive
         data = try TrainingData(config: config, communicator: communicator)
-        let shape = config.modelShape(vocabulary: data.vocabulary.count)
-        model = LanguageModel(shape: shape)
+        model = LanguageModel(shape: config.modelShape(vocabulary: data.vocabulary.count))
         threads = config.train.threads ?? defaultThreadCount(ranksOnNode: communicator.ranksOnNode)
         parameters = FlatBuffer(count: model.layout.count)
         model.initialize(parameters, seed: UInt64(config.train.seed))
-        reduction = FlatBuffer(count: model.layout.count + 3)
+        exchange = StepExchange(layout: model.layout, buckets: model.gradientBuckets, communicator: communicator)
         optimizer = Optimizer(config.optimizerSettings, parameterCount: model.layout.count)
-        learningRate = config.train.lr
-        state = FlatBuffer(count: data.trainLayout.rows.count * shape.stateWidth)
+        learningRate = LearningRate(schedule: config.schedule, base: config.train.lr)
+        badSteps = BadStepPolicy(allowed: config.train.maxBadSteps)
+        state = FlatBuffer(count: data.trainLayout.rows.count * model.shape.stateWidth)
         work = model.makeWorkspace(steps: config.train.seqLength, rows: data.trainLayout.rows.count)
-        store = CheckpointStore(directory: config.checkpoint.dir, keep: config.checkpoint.keep)
+        evaluator = Evaluator(model: model, data: data, communicator: communicator, threads: threads, work: work)
         random = RandomSource(seed: UInt64(config.train.seed) &+ 0x5A3D_1E)
         let vocabulary = data.vocabulary
         samplePrime = try communicator.agree {
-            let prime = config.sample.prime.isEmpty ? [vocabulary.startToken] : try vocabulary.encode(config.sample.prime).get()
-            return prime
+            config.sample.prime.isEmpty ? [vocabulary.startToken] : try vocabulary.encode(config.sample.prime).get()
         }
         if let resume { try restore(from: resume) }
     }
@@ -114,183 +68,129 @@ public final class Trainer {
         min(config.train.maxSteps ?? .max, config.train.epochs * layout.stepsPerEpoch)
     }
 
-    /// Trains to the end (or to a stop signal) and returns the summary, on every rank.
-    public func run() throws -> TrainingSummary {
-        let progress = Progress(totalSteps: totalSteps, isTerminal: interactive)
-        let metrics = try communicator.agree { try isLeader && !quiet ? config.log.metrics.map(MetricsLog.init(path:)) : nil }
-        let say: (String) -> Void = { [quiet, isLeader] text in if isLeader && !quiet { progress.line(text) } }
-        say(header)
-        if data.validationLayout == nil {
-            say("note: the validation split (\(data.validationTokenCount) tokens) is smaller than one batch; validation is skipped")
-        }
+    var tokensPerStep: Int { config.train.batchSize * config.train.seqLength }
+
+    /// Trains to the end (or to an agreed stop) and returns the summary, on every rank.
+    public func run(observers: [TrainingObserver] = []) throws -> TrainingSummary {
+        let start = RunStart(header: header, notes: startNotes + notes, totalSteps: totalSteps)
+        for observer in observers { observer.runStarted(start) }
         let watchdog = Watchdog(timeout: config.train.stallTimeout, rank: communicator.rank)
         watchdog.start()
         defer { watchdog.stop() }
-
-        let n = model.layout.count
-        // The output layer's tensors close the layout: U, b2, then the three scalars.
-        let outputBucket = model.output.weight.offset
-        precondition(model.output.bias.offset + model.output.bias.count == n, "the output layer must end the layout")
-        let (B, T) = (config.train.batchSize, config.train.seqLength)
-        let clipping = config.clipping
+        let runStart = Date()
+        interval.clockStart = runStart
         var batch = layout.makeBatch(masked: data.train.scoredTargets != nil)
-        let start = Date()
-        var intervalStart = start
-        var summary = TrainingSummary(steps: step, trainLoss: .nan, validationLoss: lastValidationLoss,
-                                      tokensPerSecond: 0, parameters: [], stoppedBySignal: false)
-        var badSteps = 0
+        var summary = TrainingSummary(steps: step, trainLoss: .nan, validationLoss: validations.last,
+                                      tokensPerSecond: 0, parameters: [])
         var lastCheckpoint = step  // 0: none yet
-        if step >= totalSteps { say("nothing to train: step \(step) already reached the end (\(totalSteps) steps)") }
 
         while step < totalSteps {
             if cursor.chunk == 0 || !config.train.carryState { state.zero() }
             layout.fill(&batch, step: cursor.chunk, from: data.train)
-            reduction.zero()
-            let dropout = config.model.dropout > 0
-                ? DropoutSeed(seed: UInt64(config.train.seed), step: step, firstRow: layout.rows.lowerBound) : nil
-            // Two buckets: the output layer's gradients with the loss, token count and stop flag
-            // (the end of the buffer) start reducing as soon as they are final, while BPTT
-            // runs; the recurrent layers' gradients follow in one blocking allreduce.
-            var pending: Result<PendingReduction, Error>? = nil
-            var communicationTime = 0.0
-            _ = model.run(batch, parameters: parameters, state: state, gradients: reduction, work: work,
-                          threads: threads, dropout: dropout, truncate: config.train.bpttTruncate) { [reduction, communicator] local in
-                reduction[n] = Float(local.nats)
-                reduction[n + 1] = Float(local.tokens)
-                reduction[n + 2] = StopSignals.isRequested ? 1 : 0
-                let start = Date()
-                pending = Result { try reduction.withUnsafeMutableBufferPointer {
-                    try communicator.startAllreduceSum(UnsafeMutableBufferPointer(rebasing: $0[outputBucket...]))
-                } }
-                communicationTime += Date().timeIntervalSince(start)
-            }
-            let communicationStart = Date()
-            try reduction.withUnsafeMutableBufferPointer {
-                try communicator.allreduceSum(UnsafeMutableBufferPointer(rebasing: $0[..<outputBucket]))
-            }
-            try pending!.get().wait()
-            communicationTime += Date().timeIntervalSince(communicationStart)
-            interval.communication += communicationTime
-            communicationObserver?(communicationTime)
+            let (totals, vote) = try forwardBackward(batch)
+            var event = StepEvent(step: step + 1, totalSteps: totalSteps, epoch: cursor.epoch, isLast: step + 1 == totalSteps,
+                                  loss: totals.meanLoss, intervalLoss: totals.meanLoss, tokens: Int(totals.tokens),
+                                  gradientNorm: 0, learningRate: learningRate.current,
+                                  communicationSeconds: exchange.communicationSeconds, tokensPerSecond: 0,
+                                  elapsed: 0, stop: totals.stopRequested ? vote ?? .otherRank : nil)
             step += 1
-            let epoch = cursor.epoch
-            cursor.chunk += 1
-            if cursor.chunk == layout.stepsPerEpoch { cursor = DataCursor(epoch: cursor.epoch + 1, chunk: 0) }
+            cursor.advance(stepsPerEpoch: layout.stepsPerEpoch)
             watchdog.beat()
-            defer { stepObserver?(step) }
 
-            let (nats, tokens) = (Double(reduction[n]), Double(reduction[n + 1]))
-            let stopRequested = reduction[n + 2] > 0
-            scale(reduction.base, count: n, by: 1 / Float(B))
-            let gradientNorm = clipping.apply(reduction.base, count: n)
-            guard nats.isFinite, gradientNorm.isFinite else {
-                // Every rank sees the same reduced numbers, so every rank decides alike.
-                badSteps += 1
-                let what = nats.isFinite ? "gradient" : "loss"
-                guard badSteps < config.train.maxBadSteps else {
-                    let kept = lastCheckpoint > 0 ? "the last checkpoint (step \(lastCheckpoint)) is untouched" : "no checkpoint was written"
-                    throw RNNDistError.runtime("step \(step): the \(what) is not finite (NaN or Inf), \(badSteps) steps in a row (train.max_bad_steps); stopped, \(kept). Try a smaller train.lr or clipping")
-                        .agreed(rank: communicator.rank)
-                }
-                say("step \(step): the \(what) is not finite (NaN or Inf); update skipped (\(badSteps) of \(config.train.maxBadSteps) allowed in a row)")
+            event.gradientNorm = meanAndClipGradients()
+            switch badSteps.judge(loss: totals.lossSum, gradientNorm: event.gradientNorm) {
+            case .stop(let what, let inARow):
+                let kept = lastCheckpoint > 0 ? "the last checkpoint (step \(lastCheckpoint)) is untouched" : "no checkpoint was written"
+                throw RNNDistError.runtime("step \(step): the \(what) is not finite (NaN or Inf), \(inARow) steps in a row (train.max_bad_steps); stopped, \(kept). Try a smaller train.lr or clipping")
+                    .agreed(rank: communicator.rank)
+            case .skip(let skipped):
                 state.zero()  // the carried state may hold the NaN
+                event.skipped = skipped
+                event.stop = nil
+                try notify(observers, of: event)
                 continue
+            case .update:
+                event.learningRate = learningRate.prepareUpdate(afterSteps: step - 1)
+                optimizer.update(parameters, gradients: exchange.gradients, learningRate: event.learningRate, threads: threads)
             }
-            badSteps = 0
-            learningRate = config.schedule.rate(base: config.train.lr, step: step - 1, current: learningRate)
-            optimizer.update(parameters, gradients: reduction, learningRate: learningRate, threads: threads)
 
-            interval.nats += nats
-            interval.tokens += tokens
-            interval.steps += 1
             let now = Date()
-            let elapsed = now.timeIntervalSince(start)
-            let rate = Double(interval.steps * B * T) / max(now.timeIntervalSince(intervalStart), 1e-9)
-            if isLeader && !quiet {
-                progress.update(step: step, epoch: epoch, loss: interval.nats / max(interval.tokens, 1),
-                                tokensPerSecond: rate, elapsed: elapsed)
+            interval.add(totals, communicationSeconds: exchange.communicationSeconds)
+            (event.intervalLoss, event.elapsed) = (interval.nats / max(interval.tokens, 1), now.timeIntervalSince(runStart))
+            event.tokensPerSecond = interval.tokensPerSecond(tokensPerStep: tokensPerStep, now: now)
+            if step % config.log.every == 0 || event.isLast || event.stop != nil {
+                event.report = interval.report(tokensPerStep: tokensPerStep, now: now)
+                (summary.trainLoss, summary.tokensPerSecond) = (event.report!.loss, event.report!.tokensPerSecond)
+                interval = LogInterval()
             }
-            let last = step == totalSteps
-            if step % config.log.every == 0 || last || stopRequested {
-                let loss = interval.nats / max(interval.tokens, 1)
-                metrics?.write(["step": Double(step), "epoch": Double(epoch), "loss": loss, "bpc": loss / M_LN2,
-                                "lr": learningRate, "grad_norm": gradientNorm, "tokens_per_s": rate,
-                                "elapsed_s": elapsed, "comm_s": interval.communication / Double(interval.steps)])
-                if !progress.isTerminal || last {
-                    say("step \(step)/\(totalSteps) epoch \(epoch) loss \(format(loss, 4)) bpc \(format(loss / M_LN2, 3)) grad_norm \(format(gradientNorm, 3)) \(Progress.rate(rate)) elapsed \(Progress.duration(elapsed))")
-                }
-                summary.trainLoss = loss
-                summary.tokensPerSecond = rate
-                interval = Interval()
-                intervalStart = Date()
-            }
-            if communicator.size > 1, step % config.train.syncCheckEvery == 0 || last {
+            if communicator.size > 1, step % config.train.syncCheckEvery == 0 || event.isLast {
                 try checkReplicasAgree()
             }
-            var improved = false
-            if let every = config.log.valEvery, step % every == 0 || last, let validation = try validate() {
-                metrics?.write(["step": Double(step), "val_loss": validation, "val_bpc": validation / M_LN2,
-                                "val_perplexity": Foundation.exp(validation)])
-                say("step \(step) validation loss \(format(validation, 4)) bpc \(format(validation / M_LN2, 3)) perplexity \(format(Foundation.exp(validation), 2))")
-                let lowered = config.schedule.afterValidation(current: learningRate, previous: lastValidationLoss, latest: validation)
-                if lowered != learningRate { say("validation loss went up: learning rate \(learningRate) → \(lowered)") }
-                learningRate = lowered
-                improved = validation < (bestValidationLoss ?? .infinity)
-                if improved { bestValidationLoss = validation }
-                lastValidationLoss = validation
-                summary.validationLoss = validation
-                drawLossPlot()
-                intervalStart = Date()  // validation time is not training throughput
+            if let every = config.log.valEvery, step % every == 0 || event.isLast, let validation = try validateAndAdapt() {
+                event.validation = validation
+                summary.validationLoss = validation.loss
+                interval.clockStart = Date()  // validation time is not training throughput
             }
-            if isLeader && !quiet && step % config.sample.every == 0 {
-                say("sample at step \(step):\n\(sample(length: config.sample.length))\n")
-            }
-            if step % config.checkpoint.every == 0 || last || stopRequested {
-                try writeCheckpoint(isBest: improved, say: say)
+            if step % config.checkpoint.every == 0 || event.isLast || event.stop != nil {
+                event.checkpoint = try checkpointRequest(isBest: event.validation?.isBest ?? false)
                 lastCheckpoint = step
             }
-            if stopRequested {
-                say("stopped on request at step \(step) (\(StopSignals.isRequested ? StopSignals.name : "another rank's signal")); resume with --resume auto")
-                summary.stoppedBySignal = true
-                break
-            }
+            try notify(observers, of: event)
+            if event.stop != nil { break }
         }
-        if isLeader && !quiet { progress.finish() }
-        drawLossPlot()
         summary.steps = step
         summary.parameters = parameters.array
+        for observer in observers { observer.runFinished(summary) }
         return summary
     }
 
-    /// Redraws the loss curves beside the metrics file (rank 0). A picture that cannot be
-    /// written is not worth stopping a run for: it is only mentioned.
-    func drawLossPlot() {
-        guard isLeader, !quiet, let metrics = config.log.metrics else { return }
-        do { try LossPlot.write(metrics: metrics, to: LossPlot.defaultOutput(for: metrics)) } catch {
-            FileHandle.standardError.write(Data("rnn-dist: note: no loss plot: \(error)\n".utf8))
+    /// One forward and backward pass over this rank's rows, the gradient buckets handed to the
+    /// exchange as the model finishes them; returns the step's sums over every rank and this
+    /// rank's own stop vote.
+    func forwardBackward(_ batch: TokenBatch) throws -> (StepTotals, StopReason?) {
+        exchange.begin()
+        let dropout = config.model.dropout > 0
+            ? DropoutSeed(seed: UInt64(config.train.seed), step: step, firstRow: layout.rows.lowerBound) : nil
+        var vote: StopReason?
+        _ = model.run(batch, parameters: parameters, state: state, gradients: exchange.gradients, work: work,
+                      threads: threads, dropout: dropout, truncate: config.train.bpttTruncate) { [exchange, stopRequested] local in
+            vote = stopRequested()
+            exchange.record(local, stopVote: vote != nil)
+            exchange.startBucket(0)
         }
+        return (try exchange.finish(), vote)
     }
 
-    /// Mean loss (nats per character) over the whole validation split, every rank evaluating
-    /// its own streams with the state carried chunk to chunk; nil when the split is too small.
+    /// Turns the summed gradients into the mean over the global batch's sequences (the loss is
+    /// a sum over sequences) and clips them; returns their norm before clipping.
+    func meanAndClipGradients() -> Double {
+        let g = exchange.gradients
+        scale(g.base, count: g.count, by: 1 / Float(config.train.batchSize))
+        return config.clipping.apply(g.base, count: g.count)
+    }
+
+    /// Runs a validation and lets the schedule react to it; nil without a validation split.
+    func validateAndAdapt() throws -> ValidationReport? {
+        guard let loss = try validate() else { return nil }
+        let change = learningRate.afterValidation(previous: validations.last, latest: loss)
+        let isBest = validations.record(loss)
+        return ValidationReport(loss: loss, isBest: isBest, learningRateChange: change)
+    }
+
+    /// Mean loss (nats per token) over the whole validation split; nil when it is too small.
     public func validate() throws -> Double? {
-        guard let layout = data.validationLayout else { return nil }
-        var batch = layout.makeBatch(masked: data.validation.scoredTargets != nil)
-        let carried = FlatBuffer<Float>(count: state.count)
-        var nats = 0.0, tokens = 0.0
-        for chunk in 0..<layout.stepsPerEpoch {
-            layout.fill(&batch, step: chunk, from: data.validation)
-            let loss = model.run(batch, parameters: parameters, state: carried, gradients: nil, work: work, threads: threads)
-            nats += loss.nats
-            tokens += Double(loss.tokens)
-        }
-        var sums: [Float] = [Float(nats), Float(tokens)]
-        try sums.withUnsafeMutableBufferPointer { try communicator.allreduceSum($0) }
-        return Double(sums[0]) / Double(max(sums[1], 1))
+        try evaluator?.loss(parameters: parameters)
+    }
+
+    /// Hands `event` to the observers. A step that checkpoints is agreed: a failed write on
+    /// rank 0 ends every rank with the same error, before any waits in the next step.
+    func notify(_ observers: [TrainingObserver], of event: StepEvent) throws {
+        let deliver = { for observer in observers { try observer.stepFinished(event, trainer: self) } }
+        if event.checkpoint != nil { try communicator.agree(deliver) } else { try deliver() }
     }
 
     /// Text from the current model, primed with `sample.prime` (rank 0's random stream).
-    func sample(length: Int) -> String {
+    public func sample(length: Int) -> String {
         let sampler = Sampler(model: model, parameters: parameters)
         let tokens = sampler.generate(prime: samplePrime, length: length, temperature: config.sample.temperature,
                                       topK: nil, greedy: false, random: &random)
@@ -312,14 +212,33 @@ public final class Trainer {
         }
     }
 
-    var modelDescription: String {
-        let m = config.model
-        let cell = m.cell == .rnn ? "rnn \(m.activation.rawValue)" : m.cell.rawValue
-        return "\(m.layers > 1 ? "\(m.layers) × " : "")\(cell) H = \(m.hiddenSize)\(m.dropout > 0 ? " dropout \(m.dropout)" : "")"
+    /// What the observers are told at the start besides the header.
+    var notes: [String] {
+        var notes: [String] = []
+        if data.validationLayout == nil {
+            notes.append("note: the validation split (\(data.validationTokenCount) tokens) is smaller than one batch; validation is skipped")
+        }
+        if step >= totalSteps { notes.append("nothing to train: step \(step) already reached the end (\(totalSteps) steps)") }
+        return notes
     }
 
     var header: String {
         let resumed = step > 0 ? " | resumed at step \(step)" : ""
-        return "rnn-dist: \(data.description): \(data.trainTokenCount) training + \(data.validationTokenCount) validation tokens, V = \(data.vocabulary.count) | \(modelDescription), \(model.layout.count) parameters | batch \(config.train.batchSize) × \(config.train.seqLength) on \(communicator.size) rank(s) × \(threads) thread(s) | \(layout.stepsPerEpoch) steps/epoch, \(totalSteps) steps\(resumed)"
+        return "rnn-dist: \(data.description): \(data.trainTokenCount) training + \(data.validationTokenCount) validation tokens, V = \(data.vocabulary.count) | \(model.shape.description), \(model.layout.count) parameters | batch \(config.train.batchSize) × \(config.train.seqLength) on \(communicator.size) rank(s) × \(threads) thread(s) | \(layout.stepsPerEpoch) steps/epoch, \(totalSteps) steps\(resumed)"
     }
+}
+
+extension ModelShape {
+    /// "2 × lstm H = 256 dropout 0.2", "rnn tanh H = 64": for headers and messages.
+    var description: String {
+        let kind = cell == .rnn ? "rnn \(activation.rawValue)" : cell.rawValue
+        return "\(layers > 1 ? "\(layers) × " : "")\(kind) H = \(hidden)\(dropout > 0 ? " dropout \(dropout)" : "")"
+    }
+}
+
+/// FNV-1a, 64 bit: a checksum of bytes (checkpoints, replica comparison).
+func fnv1a(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+    var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+    for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
+    return hash
 }

@@ -1,6 +1,6 @@
 import Distributed
 
-/// This rank's part of the corpus, split and cut per SPEC §2: the training and validation
+/// This rank's part of the corpus (`StreamLayout` says how it is cut): the training and validation
 /// shards it owns, the layouts that batch them, and the vocabulary shared by every rank.
 ///
 /// With a file, rank 0 scans it (vocabulary, token count, every shard's byte range) and
@@ -19,6 +19,12 @@ public struct TrainingData: Sendable {
 
     public init(config: Config, communicator: Communicator = SingleProcess()) throws {
         let (rank, ranks) = (communicator.rank, communicator.size)
+        try communicator.agree {
+            let B = config.train.batchSize
+            guard B % ranks == 0 else {
+                throw RNNDistError.input("\(config.source): train.batch_size \(B) does not divide by the \(ranks) ranks; choose a multiple of \(ranks)")
+            }
+        }
         if let task = config.data.synthetic {
             let corpus = task.generate(tokens: config.data.syntheticTokens, seed: UInt64(config.train.seed))
             self = try TrainingData(whole: corpus, description: "synthetic \(task.rawValue)", config: config,

@@ -1,16 +1,16 @@
-/// How text becomes tokens (SPEC §2).
+/// How text becomes tokens (`data.tokenizer`).
 public enum Tokenizer: String, Sendable, CaseIterable {
     /// One token per Unicode scalar; the file must be valid UTF-8.
     case char
     /// One token per byte, V = 256: any file at all.
     case byte
-    /// Seed 001: lower-cased words and punctuation marks, the `data.vocab_size` most frequent
+    /// Lower-cased words and punctuation marks, the `data.vocab_size` most frequent
     /// kept and the rest `<unk>`, with `<s>` and `</s>` around every sentence.
     case word
 }
 
-/// The token alphabet, numbered identically on every rank and in every run — the seeds'
-/// `list(set(text))` order changes from run to run. Characters and bytes are sorted by value;
+/// The token alphabet, numbered identically on every rank and in every run (Python's
+/// `list(set(text))`, a common choice, changes from run to run). Characters and bytes are sorted by value;
 /// words come after `<unk>`, `<s>`, `</s>`, most frequent first (ties alphabetical).
 public struct Vocabulary: Sendable, Equatable {
     public let tokenizer: Tokenizer

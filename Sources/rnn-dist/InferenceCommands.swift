@@ -71,7 +71,7 @@ struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Validation loss, bits per character and perplexity of a checkpoint, over all ranks.")
 
-    @Argument(help: "The config the checkpoint was trained with (its data and model sections).")
+    @Argument(help: "A config whose data section (and train.batch_size, seq_length, threads) says what to evaluate on; the model comes from the checkpoint.")
     var config: String
     @Option(help: "A checkpoint file or directory.")
     var checkpoint: String
@@ -86,9 +86,11 @@ struct Eval: ParsableCommand {
 
     func evaluate(on communicator: Communicator) throws {
         let config = try communicator.agree { try ConfigLoader.load(path: self.config, overrides: overrides) }
-        let trainer = try Trainer(config: config, communicator: communicator, resume: checkpoint, quiet: true)
-        guard let loss = try trainer.validate() else {
-            throw RNNDistError.input("\(config.source): the validation split (\(trainer.data.validationTokenCount) tokens) is smaller than one batch; nothing to evaluate").agreed(rank: communicator.rank)
+        let trained = try TrainedModel.load(checkpoint, on: communicator)
+        let data = try TrainingData(config: config, communicator: communicator)
+        let threads = config.train.threads ?? defaultThreadCount(ranksOnNode: communicator.ranksOnNode)
+        guard let loss = try trained.validationLoss(on: data, communicator: communicator, threads: threads) else {
+            throw RNNDistError.input("\(config.source): the validation split (\(data.validationTokenCount) tokens) is smaller than one batch; nothing to evaluate").agreed(rank: communicator.rank)
         }
         if communicator.rank == 0 {
             print("\(checkpoint): validation loss \(String(format: "%.6f", loss)) nats/char, bpc \(String(format: "%.4f", loss / M_LN2)), perplexity \(String(format: "%.4f", Foundation.exp(loss)))")

@@ -86,7 +86,7 @@ enum Launch {
         return path.split(separator: ":").map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    /// Runs a job's body on this rank and ends the process the way SPEC §3 and §7 ask: exit 0
+    /// Runs a job's body on this rank and ends the process the way the README promises: exit 0
     /// when done; on an error every rank knows of (after an agreement), a clean exit with its
     /// status on every rank and one message; on an error only this rank knows of, its message
     /// with the rank and an MPI_Abort of the whole job, so no rank waits forever.

@@ -20,7 +20,7 @@ struct RNNDist: ParsableCommand {
         defaultSubcommand: Train.self)
 
     /// Runs the command, turning every failure into one line on standard error and the exit
-    /// status of SPEC §7 (ArgumentParser's own usage errors included: 2, not 64).
+    /// status the README gives (ArgumentParser's own usage errors included: 2, not 64).
     static func main() {
         do {
             var command = try parseAsRoot()
@@ -79,8 +79,8 @@ struct Train: ParsableCommand {
         // Under mpirun a rank's stdout is a pseudo-terminal even in a batch job: plain lines there.
         let interactive = isatty(STDOUT_FILENO) == 1 && !Launch.isUnderMPILauncher
         StopSignals.install()
-        let trainer = try Trainer(config: config, communicator: communicator, resume: resume, interactive: interactive)
-        let summary = try trainer.run()
+        let trainer = try Trainer(config: config, communicator: communicator, resume: resume)
+        let summary = try trainer.run(observers: try trainer.standardObservers(interactive: interactive))
         if let directory = dumpParameters {
             try writeParameters(summary.parameters, to: "\(directory)/rank-\(communicator.rank).f32")
         }

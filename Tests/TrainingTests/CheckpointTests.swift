@@ -10,14 +10,18 @@ final class CheckpointTests: XCTestCase {
 
     func makeCheckpoint(step: Int = 7) -> Checkpoint {
         var random = TestRandom(seed: UInt64(step))
+        let model = LanguageModel<Float>(shape: ModelShape(vocabulary: 4, hidden: 3))
+        let n = model.layout.count
+        let position = Checkpoint.RunPosition(
+            step: step, epoch: 2, chunk: 5, batchSize: 2, seqLength: 4, random: 0xDEAD_BEEF, intervalNats: 1.5,
+            intervalTokens: 8, intervalSteps: 1, lastValidationLoss: 2.25, bestValidationLoss: 2.0)
         let header = Checkpoint.Header(
-            config: #"{"data":{"path":"x"}}"#, tokenizer: "char", symbols: [10, 32, 97, 98], cell: "rnn",
-            activation: "tanh", hidden: 3, layers: 1, tensors: ["We:4x3"], step: step, epoch: 2, chunk: 5, batchSize: 2,
-            seqLength: 4, random: 0xDEAD_BEEF, intervalNats: 1.5, intervalTokens: 8, intervalSteps: 1,
-            optimizer: "adagrad", optimizerSteps: 7, learningRate: 0.01, optimizerStateCount: 12,
-            lastValidationLoss: 2.25, bestValidationLoss: 2.0, parameterCount: 12, stateCount: 6)
-        return Checkpoint(header: header, parameters: random.normal(12).map(Float.init),
-                          optimizerState: random.uniform(12).map { Float(abs($0)) }, hiddenState: random.uniform(6).map(Float.init))
+            config: #"{"data":{"path":"x"}}"#, vocabulary: Vocabulary(tokenizer: .char, symbols: [10, 32, 97, 98]),
+            model: model, position: position,
+            optimizer: Checkpoint.OptimizerRecord(kind: "adagrad", steps: 7, learningRate: 0.01, stateCount: n),
+            stateCount: 6)
+        return Checkpoint(header: header, parameters: random.normal(n).map(Float.init),
+                          optimizerState: random.uniform(n).map { Float(abs($0)) }, hiddenState: random.uniform(6).map(Float.init))
     }
 
     func assertUnusable(_ data: Data, because fragment: String, file: StaticString = #filePath, line: UInt = #line) {

@@ -12,7 +12,7 @@ final class TrainingRunTests: XCTestCase {
     func testSyntheticTaskIsLearnedToNearZeroLoss() throws {
         var config = try ConfigLoader.load(path: TestPaths.config("synthetic.json"))
         config.log.valEvery = nil
-        let summary = try Trainer(config: config, communicator: SingleProcess(), quiet: true).run()
+        let summary = try Trainer(config: config, communicator: SingleProcess()).run()
         XCTAssertEqual(summary.steps, 2000)
         XCTAssertLessThan(summary.trainLoss, 0.05)
     }
@@ -23,7 +23,7 @@ final class TrainingRunTests: XCTestCase {
             let config = try ConfigLoader.load(path: TestPaths.config("synthetic.json"), overrides: [
                 "model.cell=\(cell)", "train.max_steps=1200", "log.val_every=null",
             ])
-            let summary = try Trainer(config: config, communicator: SingleProcess(), quiet: true).run()
+            let summary = try Trainer(config: config, communicator: SingleProcess()).run()
             XCTAssertLessThan(summary.trainLoss, 0.05, cell)
         }
     }
@@ -45,7 +45,7 @@ final class TrainingRunTests: XCTestCase {
                 "train.optimizer=adam", "train.lr=0.004", "train.batch_size=32", "train.max_steps=500",
                 "log.val_every=500", "sample.prime=A",
             ])
-            losses[cell] = try Trainer(config: config, communicator: SingleProcess(), quiet: true).run().validationLoss
+            losses[cell] = try Trainer(config: config, communicator: SingleProcess()).run().validationLoss
         }
         let lstm = try XCTUnwrap(losses["lstm"])
         XCTAssertLessThan(lstm, try XCTUnwrap(losses["rnn"]), "\(losses)")
@@ -68,7 +68,7 @@ final class TrainingRunTests: XCTestCase {
             "data.path=\(corpus)", "model.activation=tanh", "train.max_steps=300", "log.every=100", "log.val_every=300",
             "sample.prime=a",
         ])
-        let summary = try Trainer(config: config, communicator: SingleProcess(), quiet: true).run()
+        let summary = try Trainer(config: config, communicator: SingleProcess()).run()
         XCTAssertEqual(summary.steps, 300)
         XCTAssertLessThan(summary.trainLoss, statistics.bigramEntropy)
         XCTAssertLessThan(summary.validationLoss ?? .infinity, SecondOrderMarkovText.entropyRate + 0.15,
@@ -79,11 +79,11 @@ final class TrainingRunTests: XCTestCase {
         var config = try ConfigLoader.load(path: TestPaths.config("synthetic.json"),
                                            overrides: ["train.max_steps=30", "log.val_every=null", "log.every=10"])
         config.train.threads = 1
-        let one = try Trainer(config: config, communicator: SingleProcess(), quiet: true).run()
-        let again = try Trainer(config: config, communicator: SingleProcess(), quiet: true).run()
+        let one = try Trainer(config: config, communicator: SingleProcess()).run()
+        let again = try Trainer(config: config, communicator: SingleProcess()).run()
         XCTAssertEqual(one.parameters, again.parameters, "training is deterministic from the seed")
         config.train.threads = 3
-        let threaded = try Trainer(config: config, communicator: SingleProcess(), quiet: true).run()
+        let threaded = try Trainer(config: config, communicator: SingleProcess()).run()
         // Threads split rows, never a sum's order, except the GEMMs' row blocks: results agree to rounding.
         XCTAssertEqual(threaded.trainLoss, one.trainLoss, accuracy: 1e-5)
     }
@@ -102,7 +102,7 @@ final class TrainingRunTests: XCTestCase {
             func finalize() {}
         }
         let config = try ConfigLoader.load(path: TestPaths.config("synthetic.json"))
-        XCTAssertThrowsError(try Trainer(config: config, communicator: ThreeRanks(), quiet: true)) { error in
+        XCTAssertThrowsError(try Trainer(config: config, communicator: ThreeRanks())) { error in
             XCTAssertEqual((error as? RNNDistError)?.isInputError, true)
             XCTAssertTrue("\(error)".contains("batch_size 32 does not divide by the 3 ranks"), "\(error)")
         }

@@ -1,0 +1,20 @@
+/// The observers a command-line run gives rank 0.
+extension Trainer {
+    /// On rank 0: the progress line (live on a terminal), the metrics file and its plot when
+    /// `log.metrics` is set, samples and the checkpoint writer. None on the other ranks. A
+    /// metrics file that cannot be created ends every rank with the same error.
+    public func standardObservers(interactive: Bool) throws -> [TrainingObserver] {
+        try communicator.agree {
+            guard communicator.rank == 0 else { return [] }
+            let console = Progress(totalSteps: totalSteps, isTerminal: interactive)
+            var observers: [TrainingObserver] = [ProgressReporter(console: console)]
+            if let metrics = config.log.metrics {
+                observers += [MetricsRecorder(log: try MetricsLog(path: metrics)), LossPlotter(metrics: metrics)]
+            }
+            observers.append(SampleReporter(console: console, every: config.sample.every, length: config.sample.length))
+            observers.append(CheckpointWriter(store: CheckpointStore(directory: config.checkpoint.dir, keep: config.checkpoint.keep),
+                                              console: console))
+            return observers
+        }
+    }
+}
