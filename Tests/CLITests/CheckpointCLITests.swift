@@ -184,6 +184,11 @@ final class CheckpointCLITests: XCTestCase {
         let object = try JSONSerialization.jsonObject(with: Data(lastValidation.utf8)) as! [String: Any]
         let reported = Double(evaluation.stdout.components(separatedBy: "validation loss ")[1].split(separator: " ")[0])!
         XCTAssertEqual(reported, object["val_loss"] as! Double, accuracy: 1e-6)
+        // The model comes from the checkpoint: a config that asks for another one changes nothing.
+        let otherModel = try rnnDist(["eval", TestPaths.config("berkshire.json"), "--set", "data.path=\(corpus!)",
+                                      "--set", "model.cell=lstm", "--set", "model.hidden_size=7", "--checkpoint", checkpoint])
+        XCTAssertEqual(otherModel.status, 0, otherModel.stderr)
+        XCTAssertEqual(otherModel.stdout, evaluation.stdout)
 
         // The loss plot beside the metrics file.
         let svg = try String(contentsOfFile: directory.appendingPathComponent("model/metrics.svg").path, encoding: .utf8)
