@@ -1,6 +1,6 @@
 import Foundation
 import Model
-import Kernels
+import Kernels  // Float: KernelScalar, for LanguageModel<Float>
 
 /// Everything needed to continue a run exactly where it stopped, or to sample from
 /// its model.

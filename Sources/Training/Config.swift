@@ -1,5 +1,4 @@
 import Model
-import Kernels
 
 /// The run configuration (README, "Configs"): one JSON object with sections data, model, train,
 /// checkpoint, sample, log. Field names follow the JSON keys; `ConfigLoader` fills and checks

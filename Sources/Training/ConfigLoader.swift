@@ -1,5 +1,4 @@
 import Foundation
-import Kernels
 
 /// Reads a JSON config, applies `--set section.key=value` overrides and checks every key:
 /// an unknown key, a wrong type or an out-of-range value is an input error naming the key and

@@ -3,7 +3,7 @@ import Training
 import TestSupport
 
 /// Checkpoints, resume, stop signals, sampling, prediction and evaluation, through the built
-/// executable (SPEC §4, §6).
+/// executable.
 final class CheckpointCLITests: XCTestCase {
     var directory: URL!
     var corpus: String!

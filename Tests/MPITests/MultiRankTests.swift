@@ -17,7 +17,7 @@ final class MultiRankTests: MultiRankTestCase {
         return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
     }
 
-    /// SPEC §2: -np 1, 2 and 4 see the same global batches, so every logged loss agrees to
+    /// Global-batch semantics: -np 1, 2 and 4 see the same global batches, so every logged loss agrees to
     /// rounding (1e-4 relative) over 40 steps with the state carried, and the replicas of a
     /// multi-rank run end bit-identical.
     func testTwoAndFourRanksAgreeWithOneProcess() throws {

@@ -2,7 +2,7 @@ import XCTest
 import Training
 import TestSupport
 
-/// Checkpoints and stops of multi-rank jobs under real mpirun (SPEC §3-§4).
+/// Checkpoints and stops of multi-rank jobs under real mpirun.
 final class PreemptionTests: MultiRankTestCase {
     func training(_ name: String, _ extra: [String] = []) -> [String] {
         [TestPaths.config("berkshire.json"), "--set", "data.path=\(corpus!)", "--set", "log.every=5",

@@ -3,7 +3,7 @@ import Kernels
 import Model
 import TestSupport
 
-/// Float64 centred-difference checks of every backward pass (seed 000's method). Each check
+/// Float64 centred-difference checks of every backward pass (the classic char-rnn check). Each check
 /// perturbs every parameter and every element of the carried initial state (h, and c for the
 /// LSTM); the analytic gradient must agree to a relative error below 1e-6 everywhere.
 final class GradientCheckTests: XCTestCase {
@@ -129,7 +129,7 @@ final class GradientCheckTests: XCTestCase {
         }
     }
 
-    /// Truncated BPTT (seed 001): the loss of step t sends gradient back through steps
+    /// Truncated BPTT (`train.bptt_truncate`): the loss of step t sends gradient back through steps
     /// t…max(0, t−k) only. That is the exact gradient of Σ_t loss_t computed with the state
     /// before step t−k held constant, which the reference below evaluates by finite differences.
     func testTruncatedBackpropagationMatchesTheDetachedLoss() {

@@ -26,7 +26,7 @@ public struct Discrepancy: CustomStringConvertible {
     }
 }
 
-/// max_i |a − b| / max(floor, |a| + |b|): the seeds' relative error, with the element where it
+/// max_i |a − b| / max(floor, |a| + |b|): a relative error, with the element where it
 /// peaks.
 public func worstRelativeError(_ expected: [Double], _ actual: [Double], floor: Double = 1e-8) -> Discrepancy {
     precondition(expected.count == actual.count, "lengths differ: \(expected.count) vs \(actual.count)")
