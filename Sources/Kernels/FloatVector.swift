@@ -22,7 +22,8 @@ protocol FloatVector: Sendable {
     mutating func accumulate(_ x: Float, times b: Self)
     /// self += a · b.
     mutating func accumulate(_ a: Self, times b: Self)
-    /// min(max(self, low), high), lane by lane (vminps/vmaxps).
+    /// min(max(self, low), high), lane by lane: compares and blends. (The standard library's
+    /// `pointwiseMin`/`pointwiseMax` stayed out-of-line calls for `SIMD8`.)
     func clamped(low: Float, high: Float) -> Self
     /// The larger of self and other in each lane (one compare, one blend).
     func lanewiseMax(_ other: Self) -> Self
@@ -75,7 +76,9 @@ extension SIMD16<Float>: FloatVector {
         if CPUFeatures.builtWithFMA { addProduct(a, b) } else { self += a * b }
     }
     @inline(__always) func clamped(low: Float, high: Float) -> Self {
-        pointwiseMin(pointwiseMax(self, Self(repeating: low)), Self(repeating: high))
+        let (low, high) = (Self(repeating: low), Self(repeating: high))
+        let raised = replacing(with: low, where: self .< low)
+        return raised.replacing(with: high, where: raised .> high)
     }
     @inline(__always) func lanewiseMax(_ other: Self) -> Self { replacing(with: other, where: self .< other) }
     @inline(__always) func keepingFirst(_ count: Int) -> Self {
@@ -98,7 +101,9 @@ extension SIMD8<Float>: FloatVector {
         if CPUFeatures.builtWithFMA { addProduct(a, b) } else { self += a * b }
     }
     @inline(__always) func clamped(low: Float, high: Float) -> Self {
-        pointwiseMin(pointwiseMax(self, Self(repeating: low)), Self(repeating: high))
+        let (low, high) = (Self(repeating: low), Self(repeating: high))
+        let raised = replacing(with: low, where: self .< low)
+        return raised.replacing(with: high, where: raised .> high)
     }
     @inline(__always) func lanewiseMax(_ other: Self) -> Self { replacing(with: other, where: self .< other) }
     @inline(__always) func keepingFirst(_ count: Int) -> Self {
@@ -121,7 +126,9 @@ extension SIMD4<Float>: FloatVector {
         if CPUFeatures.builtWithFMA { addProduct(a, b) } else { self += a * b }
     }
     @inline(__always) func clamped(low: Float, high: Float) -> Self {
-        pointwiseMin(pointwiseMax(self, Self(repeating: low)), Self(repeating: high))
+        let (low, high) = (Self(repeating: low), Self(repeating: high))
+        let raised = replacing(with: low, where: self .< low)
+        return raised.replacing(with: high, where: raised .> high)
     }
     @inline(__always) func lanewiseMax(_ other: Self) -> Self { replacing(with: other, where: self .< other) }
     @inline(__always) func keepingFirst(_ count: Int) -> Self {

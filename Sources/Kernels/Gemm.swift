@@ -21,7 +21,7 @@ public func gemm<S: KernelScalar>(
     precondition(m >= 0 && n >= 0 && k >= 0, "gemm: negative dimension")
     precondition(lda >= (transposeA ? m : k) && ldb >= (transposeB ? k : n) && ldc >= n,
                  "gemm: leading dimension smaller than the matrix")
-    if S.self == Float.self, let scratch, !readsBInPlace(n: n, transposeB: transposeB, path: path) {
+    if S.self == Float.self, let scratch, !readsBInPlace(m: m, n: n, transposeB: transposeB, path: path) {
         scratch.pack(b, ldb: ldb, transposed: transposeB, k: k, n: n, threads: threads, path: path)
         gemm(m: m, a: a, lda: lda, transposeA: transposeA, packed: scratch, c: c, ldc: ldc,
              accumulate: accumulate, threads: threads)

@@ -35,15 +35,20 @@ extension KernelPath {
     }
 }
 
-/// Whether op(B) is read where it lies instead of packed first. An untransposed B already has
-/// each panel's k-rows contiguous (`panelWidth` floats each, `ldb` apart); reading them strided
-/// costs less than the copy (measured on a Zen 4 with the 32-wide tile: the output weight
-/// gradient 65×512×3200 ~90–99 vs ~70 GFLOP/s packed; dWh 512×512×3200 ~104 vs ~99), and the
-/// step keeps no 6.5 MB packed copy of the hidden states. With n a multiple of the vector width
-/// no read passes a row's end. A transposed B must be packed: its columns are strided.
+/// Whether op(B) is read where it lies instead of packed first: an untransposed B whose rows
+/// pass under one chunk of `rowChunk` rows of A at most. Such a product reads each panel once
+/// (per k-block), so a packed copy would be read once too and only cost its writing (the output
+/// weight gradient dU, 65×512×3200: 77–84 GFLOP/s in place vs 70 packed on the AVX-512 tile,
+/// 52–62 vs 38–41 on the AVX2 tile, 1 core of a Xeon with AVX-512), and the step keeps no
+/// 6.5 MB packed copy of the hidden states. With more rows each panel is read once per chunk,
+/// and a strided panel (rows `ldb` floats apart, 2 KB for H 512) falls into a few L1 sets and
+/// is evicted between chunks, while a packed one is contiguous and stays: dWh 512×512×3200
+/// 77 → 90 (AVX-512), 45 → 52 (AVX2); dH 3200×512×65 60–88 → 99, 34–58 → 55–58. With n a
+/// multiple of the vector width no read passes a row's end. A transposed B is always packed:
+/// its columns are strided.
 @usableFromInline
-func readsBInPlace(n: Int, transposeB: Bool, path: KernelPath) -> Bool {
-    !transposeB && n % path.vectorLanes == 0
+func readsBInPlace(m: Int, n: Int, transposeB: Bool, path: KernelPath) -> Bool {
+    !transposeB && n % path.vectorLanes == 0 && m <= rowChunk
 }
 
 /// How many floats `packPanels` writes for a (k×n) operand.
@@ -61,7 +66,7 @@ func fastFloatGemm(
     c: UnsafeMutablePointer<Float>, ldc: Int,
     accumulate: Bool, threads: Int, path: KernelPath
 ) {
-    if readsBInPlace(n: n, transposeB: transposeB, path: path) {
+    if readsBInPlace(m: m, n: n, transposeB: transposeB, path: path) {
         floatGemm(m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA, b: b, bLayout: .inPlace(ldb: ldb),
                   c: c, ldc: ldc, accumulate: accumulate, threads: threads, path: path)
         return
@@ -177,7 +182,17 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
     /// run k-block → chunk of `rowChunk` rows → panel → tile rows: one kc-row panel of B stays in
     /// L1 while the rows of a chunk pass over it, and the chunk of A (at most 128×256 floats,
     /// 128 KB) stays in L2 while every panel passes over it.
+    ///
+    /// A transposed A is first copied, chunk by chunk, into `packA`'s layout.
     func multiply(rows: Range<Int>, panels: Range<Int>) {
+        // A transposed (the weight gradients dZᵀ·H) is read a tile row per k with each k a
+        // whole row of the stored matrix (`lda` floats) apart, which thrashes L1 as a strided
+        // B panel does; packed per chunk it is contiguous. dWh 45 → 57 GFLOP/s on the AVX2
+        // tile, 77 → 86 on AVX-512; dU unchanged. An untransposed A (rows contiguous over k)
+        // streams well in place: packing it only cost (logits 54 → 43).
+        let packsA = aKStride != 1 && panels.count > 1
+        let packed = packsA ? UnsafeMutablePointer<Float>.allocate(capacity: (rowChunk + T.rows) * kBlock) : nil
+        defer { packed?.deallocate() }
         var k0 = 0
         while k0 < k {
             let kc = min(kBlock, k - k0)
@@ -185,21 +200,44 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
             var chunk = rows.lowerBound
             while chunk < rows.upperBound {
                 let chunkEnd = min(chunk + rowChunk, rows.upperBound)
+                if let packed { packA(rows: chunk..<chunkEnd, k0: k0, kc: kc, into: packed) }
                 for p in panels {
                     let columns = min(T.columns, n - p * T.columns)
                     let (bPanel, bStride) = panel(p, k0: k0, kc: kc)
                     var i = chunk
                     while i < chunkEnd {
                         let mr = min(T.rows, chunkEnd - i)
-                        runMicroKernel(T.self, kc: kc, a: a + i * aRowStride + k0 * aKStride, rowStride: aRowStride,
-                                       kStride: aKStride, validRows: mr, b: bPanel, bStrideBytes: bStride,
-                                       c: c + i * ldc + p * T.columns, ldc: ldc, columns: columns, overwrite: overwrite)
+                        if let packed {
+                            runMicroKernel(T.self, kc: kc, a: packed + (i - chunk) * kc, rowStride: 1,
+                                           kStride: T.rows, validRows: mr, b: bPanel, bStrideBytes: bStride,
+                                           c: c + i * ldc + p * T.columns, ldc: ldc, columns: columns, overwrite: overwrite)
+                        } else {
+                            runMicroKernel(T.self, kc: kc, a: a + i * aRowStride + k0 * aKStride, rowStride: aRowStride,
+                                           kStride: aKStride, validRows: mr, b: bPanel, bStrideBytes: bStride,
+                                           c: c + i * ldc + p * T.columns, ldc: ldc, columns: columns, overwrite: overwrite)
+                        }
                         i += mr
                     }
                 }
                 chunk = chunkEnd
             }
             k0 += kc
+        }
+    }
+
+    /// A[rows, k0..<k0+kc] as tiles of `T.rows` rows, each (kc, T.rows) contiguous: tile t at
+    /// t·T.rows·kc, so the micro-kernel reads A with row stride 1 and k stride `T.rows`.
+    func packA(rows: Range<Int>, k0: Int, kc: Int, into packed: UnsafeMutablePointer<Float>) {
+        var i = rows.lowerBound
+        while i < rows.upperBound {
+            let mr = min(T.rows, rows.upperBound - i)
+            let tile = packed + (i - rows.lowerBound) * kc
+            for kk in 0..<kc {
+                let source = a + i * aRowStride + (k0 + kk) * aKStride
+                let target = tile + kk * T.rows
+                for r in 0..<mr { target[r] = source[r * aRowStride] }
+            }
+            i += mr
         }
     }
 }
