@@ -45,23 +45,25 @@ public struct StreamLayout: Sendable, Equatable {
     }
 
     /// Writes this rank's rows of step `step` (0-based within the epoch) into `batch`, from a
-    /// corpus (or shard) that holds `tokenRange`.
+    /// corpus (or shard) that holds `tokenRange`. Each row is one read of T + 1 tokens, in the
+    /// row's own lane (a token file keeps a read-ahead window per lane).
     public func fill(_ batch: inout TokenBatch, step: Int, from corpus: Corpus) {
         precondition(step < stepsPerEpoch)
         precondition(corpus.range.contains(tokenRange.lowerBound) && corpus.range.upperBound >= tokenRange.upperBound,
                      "the corpus does not hold this rank's streams")
         let local = rows.count
-        let base = firstToken - corpus.firstToken
-        corpus.tokens.withUnsafeBufferPointer { tokens in
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: steps + 1) { row in
             for (b, stream) in rows.enumerated() {
-                let start = base + stream * streamLength + step * steps
+                let start = firstToken + stream * streamLength + step * steps
+                corpus.read(start..<(start + steps + 1), lane: b, into: row.baseAddress!)
                 for t in 0..<steps {
-                    batch.inputs[t * local + b] = tokens[start + t]
-                    batch.targets[t * local + b] = tokens[start + t + 1]
+                    batch.inputs[t * local + b] = row[t]
+                    batch.targets[t * local + b] = row[t + 1]
                 }
             }
         }
         if let scored = corpus.scoredTargets {
+            let base = firstToken - corpus.firstToken
             for (b, stream) in rows.enumerated() {
                 let start = base + stream * streamLength + step * steps
                 for t in 0..<steps { batch.mask![t * local + b] = scored[start + t + 1] }

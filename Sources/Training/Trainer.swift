@@ -148,6 +148,7 @@ public final class Trainer {
     /// exchange as the model finishes them; returns the step's sums over every rank and this
     /// rank's own stop vote.
     func forwardBackward(_ batch: TokenBatch) throws -> (StepTotals, StopReason?) {
+        try data.checkReads()  // a damaged token file block read while filling `batch`
         exchange.begin()
         let dropout = config.model.dropout > 0
             ? DropoutSeed(seed: UInt64(config.train.seed), step: step, firstRow: layout.rows.lowerBound) : nil

@@ -1,3 +1,5 @@
+import Foundation
+
 /// How text becomes tokens (`data.tokenizer`).
 public enum Tokenizer: String, Sendable, CaseIterable {
     /// One token per Unicode scalar; the file must be valid UTF-8.
@@ -94,36 +96,42 @@ public enum WordSplitter {
     static let sentenceEnders: Set<Character> = [".", "!", "?"]
 
     /// The tokens of `text`; with `sentenceMarks`, `<s>` opens the text and every sentence
-    /// after a . ! or ?, and `</s>` closes each.
+    /// after a . ! or ?, and `</s>` closes each. (`WordStream` does the splitting, so that a
+    /// text and a file of any size split alike.)
     public static func split(_ text: String, sentenceMarks: Bool = true) -> [String] {
-        var tokens: [String] = sentenceMarks ? [sentenceStart] : []
-        var word = ""
-        func flush() {
-            if !word.isEmpty { tokens.append(word); word = "" }
-        }
-        for character in text.lowercased() {
-            if character.isLetter || character.isNumber || (character == "'" && !word.isEmpty) {
-                word.append(character)
-            } else {
-                flush()
-                guard !character.isWhitespace else { continue }
-                tokens.append(String(character))
-                if sentenceMarks && sentenceEnders.contains(character) { tokens += [sentenceEnd, sentenceStart] }
+        struct Collect: WordSink {
+            var tokens: [String] = []
+            mutating func take(_ token: WordStream.Token) {
+                switch token {
+                case .sentenceStart: tokens.append(WordSplitter.sentenceStart)
+                case .sentenceEnd: tokens.append(WordSplitter.sentenceEnd)
+                case .word(let bytes, _): tokens.append(String(decoding: bytes, as: UTF8.self))
+                }
             }
         }
-        flush()
-        if sentenceMarks {
-            if tokens.last == sentenceStart { tokens.removeLast() } else { tokens.append(sentenceEnd) }
-        }
+        var stream = WordStream(sentenceMarks: sentenceMarks)
+        var collect = Collect()
+        var text = text
+        // Valid UTF-8 by construction, so neither call can fail.
+        try! text.withUTF8 { try stream.feed(UnsafeRawBufferPointer($0), offset: 0, into: &collect) }
+        try! stream.finish(into: &collect)
+        let tokens = collect.tokens
         return tokens
     }
 
-    /// The `size` − 3 most frequent tokens of `tokens` after the three special ones.
-    public static func vocabulary(of tokens: [String], size: Int) -> Vocabulary {
-        var counts: [String: Int] = [:]
-        for token in tokens where token != sentenceStart && token != sentenceEnd { counts[token, default: 0] += 1 }
-        let ranked = counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
-        return Vocabulary(words: [unknown, sentenceStart, sentenceEnd] + ranked.prefix(max(0, size - 3)).map(\.key))
+    /// The `size` − 3 most frequent tokens of `tokens` after the three special ones, counted
+    /// as a corpus is (`WordCounter`): exactly until `countingAtMost` distinct words (by
+    /// default the larger of 2²¹ and 4 × `size`) are held, approximately beyond.
+    public static func vocabulary(of tokens: [String], size: Int, countingAtMost limit: Int? = nil) -> Vocabulary {
+        var counter = WordCounter(vocabularySize: size, limit: limit)
+        for token in tokens where token != sentenceStart && token != sentenceEnd {
+            var token = token.utf8.contains { $0 >= 0x80 } ? token.precomposedStringWithCanonicalMapping : token
+            token.withUTF8 { bytes in
+                let bytes = UnsafeRawBufferPointer(bytes)
+                counter.take(.word(bytes, hash: WordTable.hash(bytes)))
+            }
+        }
+        return counter.vocabulary(size: size)
     }
 
     /// Words with spaces between, no space before punctuation, a line per sentence.
