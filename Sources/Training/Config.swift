@@ -22,6 +22,7 @@ public struct Config: Sendable, Equatable {
     public struct Train: Sendable, Equatable {
         public var batchSize = 64
         public var seqLength = 50
+        public var accumulate = 1                // micro-batches per step: B/(P·A) rows each
         public var epochs = 1
         public var maxSteps: Int?
         public var optimizer: OptimizerKind = .adagrad

@@ -54,8 +54,11 @@ public final class Trainer {
         learningRate = LearningRate(schedule: config.schedule, base: config.train.lr)
         badSteps = BadStepPolicy(allowed: config.train.maxBadSteps)
         state = FlatBuffer(count: data.trainLayout.rows.count * model.shape.stateWidth)
-        work = model.makeWorkspace(steps: config.train.seqLength, rows: data.trainLayout.rows.count)
-        evaluator = Evaluator(model: model, data: data, communicator: communicator, threads: threads, work: work)
+        // Activations for one micro-batch of B/(P·A) rows; validation runs all B/P rows at once,
+        // so with A > 1 it needs a workspace of its own.
+        work = model.makeWorkspace(steps: config.train.seqLength, rows: data.trainLayout.rows.count / config.train.accumulate)
+        evaluator = Evaluator(model: model, data: data, communicator: communicator, threads: threads,
+                              work: config.train.accumulate == 1 ? work : nil)
         random = RandomSource(seed: UInt64(config.train.seed) &+ 0x5A3D_1E)
         let vocabulary = data.vocabulary
         samplePrime = try communicator.agree {
@@ -144,20 +147,34 @@ public final class Trainer {
         return summary
     }
 
-    /// One forward and backward pass over this rank's rows, the gradient buckets handed to the
-    /// exchange as the model finishes them; returns the step's sums over every rank and this
-    /// rank's own stop vote.
+    /// One forward and backward pass over this rank's rows — as `train.accumulate` micro-batches
+    /// of B/(P·A) rows, each from its rows' slice of the carried state, their gradients adding up
+    /// in the exchange — with the gradient buckets handed to the exchange as the model finishes
+    /// them (the output layer's at the last micro-batch, with the step's loss and token sums);
+    /// returns the step's sums over every rank and this rank's own stop vote.
     func forwardBackward(_ batch: TokenBatch) throws -> (StepTotals, StopReason?) {
         try data.checkReads()  // a damaged token file block read while filling `batch`
         exchange.begin()
-        let dropout = config.model.dropout > 0
-            ? DropoutSeed(seed: UInt64(config.train.seed), step: step, firstRow: layout.rows.lowerBound) : nil
+        let (rows, parts, W) = (work.rows, batch.rows / work.rows, model.shape.stateWidth)
         var vote: StopReason?
-        _ = model.run(batch, parameters: parameters, state: state, gradients: exchange.gradients, work: work,
-                      threads: threads, dropout: dropout, truncate: config.train.bpttTruncate) { [exchange, stopRequested] local in
-            vote = stopRequested()
-            exchange.record(local, stopVote: vote != nil)
-            exchange.startBucket(0)
+        var local = LossSum(nats: 0, tokens: 0)
+        for part in 0..<parts {
+            let selected = (part * rows)..<((part + 1) * rows)
+            let micro = parts == 1 ? batch : batch.selecting(rows: selected)
+            let carried = parts == 1 ? state : state.copying(rows: selected, width: W)
+            // Masks follow the global row, so any rank count and micro-batching draw the same ones.
+            let dropout = config.model.dropout > 0
+                ? DropoutSeed(seed: UInt64(config.train.seed), step: step, firstRow: layout.rows.lowerBound + selected.lowerBound) : nil
+            _ = model.run(micro, parameters: parameters, state: carried, gradients: exchange.gradients, work: work,
+                          threads: threads, dropout: dropout, truncate: config.train.bpttTruncate) { [exchange, stopRequested] loss in
+                local.nats += loss.nats
+                local.tokens += loss.tokens
+                guard part == parts - 1 else { return }
+                vote = stopRequested()
+                exchange.record(local, stopVote: vote != nil)
+                exchange.startBucket(0)
+            }
+            if parts > 1 { state.replace(rows: selected, width: W, with: carried) }
         }
         return (try exchange.finish(), vote)
     }

@@ -26,9 +26,12 @@ public struct TrainingData: Sendable {
     public init(config: Config, communicator: Communicator = SingleProcess()) throws {
         let (rank, ranks) = (communicator.rank, communicator.size)
         try communicator.agree {
-            let B = config.train.batchSize
-            guard B % ranks == 0 else {
-                throw RNNDistError.input("\(config.source): train.batch_size \(B) does not divide by the \(ranks) ranks; choose a multiple of \(ranks)")
+            let (B, A) = (config.train.batchSize, config.train.accumulate)
+            guard B % (ranks * A) == 0 else {
+                guard A > 1 else {
+                    throw RNNDistError.input("\(config.source): train.batch_size \(B) does not divide by the \(ranks) ranks; choose a multiple of \(ranks)")
+                }
+                throw RNNDistError.input("\(config.source): train.batch_size \(B) does not divide by the \(ranks) ranks × train.accumulate \(A) = \(ranks * A) micro-batches; choose a multiple of \(ranks * A)")
             }
         }
         if let task = config.data.synthetic {
