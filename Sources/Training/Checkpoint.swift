@@ -45,10 +45,12 @@ public struct Checkpoint: Sendable {
         public var bestValidationLoss: Double?
         public var parameterCount: Int
         public var stateCount: Int
+        /// What the data cursor means (`DataIdentity`); nil in checkpoints written before it was recorded.
+        public var data: DataIdentity?
 
         /// The header of a checkpoint of `model`, trained on `vocabulary`, at `position`.
         public init(config: String, vocabulary: Vocabulary, model: LanguageModel<Float>, position: RunPosition,
-                    optimizer: OptimizerRecord, stateCount: Int) {
+                    optimizer: OptimizerRecord, stateCount: Int, data: DataIdentity? = nil) {
             self.config = config
             (tokenizer, symbols) = (vocabulary.tokenizer.rawValue, vocabulary.symbols)
             words = vocabulary.tokenizer == .word ? vocabulary.words : nil
@@ -62,6 +64,7 @@ public struct Checkpoint: Sendable {
             (self.optimizer, optimizerSteps, learningRate) = (optimizer.kind, optimizer.steps, optimizer.learningRate)
             optimizerStateCount = optimizer.stateCount
             self.stateCount = stateCount
+            self.data = data
         }
 
         public var position: RunPosition {

@@ -31,7 +31,8 @@ extension Trainer {
             kind: config.train.optimizer.rawValue, steps: optimizer.steps, learningRate: learningRate.current,
             stateCount: optimizer.state.count)
         let header = Checkpoint.Header(config: config.document.jsonText, vocabulary: data.vocabulary, model: model,
-                                       position: position, optimizer: optimizerRecord, stateCount: hiddenState.count)
+                                       position: position, optimizer: optimizerRecord, stateCount: hiddenState.count,
+                                       data: data.identity)
         return Checkpoint(header: header, parameters: parameters.array, optimizerState: optimizer.state.array,
                           hiddenState: hiddenState)
     }
@@ -82,6 +83,21 @@ extension Trainer {
         guard h.batchSize == config.train.batchSize, h.seqLength == config.train.seqLength,
               h.stateCount == config.train.batchSize * model.shape.stateWidth else {
             throw RNNDistError.input("\(path): the checkpoint was trained with train.batch_size \(h.batchSize) × train.seq_length \(h.seqLength); resuming needs the same (the data cursor counts chunks of that shape)")
+        }
+        if let trained = h.data {
+            if let difference = trained.difference(from: data.identity, source: data.description) {
+                throw RNNDistError.input("\(path): \(difference); resuming needs the same data (its data cursor counts chunks of it)")
+            }
+        } else {
+            // Written before checkpoints recorded their data: its config still says the split.
+            let stored = try? ConfigLoader.decode(JSONValue.parse(Data(h.config.utf8)), source: path, name: "checkpoint")
+            if let stored, stored.data.valFraction != config.data.valFraction {
+                throw RNNDistError.input("\(path): data.val_fraction: the checkpoint was trained with \(stored.data.valFraction), this run asks for \(config.data.valFraction); resuming needs the same split")
+            }
+            startNotes.append("note: \(path) predates data records in checkpoints: only data.val_fraction was checked, not that the corpus is the same")
+        }
+        guard h.chunk < layout.stepsPerEpoch else {
+            throw RNNDistError.input("\(path): the checkpoint's data cursor (chunk \(h.chunk)) lies past this data's \(layout.stepsPerEpoch) steps per epoch; resuming needs the same data")
         }
     }
 }
