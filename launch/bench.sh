@@ -1,59 +1,166 @@
 #!/usr/bin/env bash
-# Usage: bash launch/bench.sh [STEPS]        (RUNS=N: median of N runs each, default 3)
+# Usage: bash launch/bench.sh [STEPS]            models A, B, C against the peers
+#        bash launch/bench.sh --kernels          model B's products against OpenBLAS
+# Environment: RUNS=N (median of N runs, default 3); CLASS=native|avx2 (default native);
+#              SCRATCH=DIR (the build folder; default .build, .build-avx2 for CLASS=avx2);
+#              DATA=FILE, PEERS=DIR, PY=PYTHON.
 #
 # Measures rnn-dist on the benchmark models A (rnn H 64), B (rnn H 512) and C (lstm H 256) —
-# batch 64 × 50, Adagrad, clip 5, Tiny Shakespeare — next to the peers in ../shared/bench
-# (PyTorch and numpy), in one sitting, and prints tokens/s and the ratios. Absolute speeds on a
-# shared machine drift by tens of percent from hour to hour: only ratios from one run count.
+# batch 64 × 50, Adagrad, clip 5, Tiny Shakespeare — next to the peers in ../shared/bench, in
+# one sitting, and prints a Markdown table headed by the CPU, the kernel path and the date.
+# The peers: numpy + OpenBLAS with 1 and 2 threads (A and B), PyTorch with 2 threads and
+# one-hot input as well as nn.Embedding input (A, B, C); the best of them is the peer.
+# The headline ratio compares the same process model: rnn-dist with 2 threads in one process
+# against the peers' 2 threads (or numpy's 1); `-np 2` × 1 thread is a column of its own.
+#
+# CLASS=avx2 measures the AVX2 class on any x86 host with AVX2: rnn-dist built for Haswell
+# (RNN_DIST_TARGET_CPU=haswell: AVX2 + FMA code, 16 registers, the 6×16 tile), numpy with
+# OPENBLAS_CORETYPE=Haswell (OpenBLAS's AVX2 kernel) and PyTorch with ATEN_CPU_CAPABILITY=avx2
+# for its own kernels plus MKL_ENABLE_INSTRUCTIONS=AVX2 and ONEDNN_MAX_CPU_ISA=AVX2 for the
+# libraries that do its matrix products (without them MKL's sgemm still dispatches on cpuid to
+# AVX-512: 127 GFLOP/s at 64×512×512 on one core, 71 with them). CLASS=native lets every
+# contender use everything the CPU has (OPENBLAS_* unset).
+#
+# Absolute speeds on a shared machine drift by tens of percent from hour to hour: only ratios
+# from one sitting count, and a busy machine (see `uptime`) makes every figure wrong.
 # Needs data/tinyshakespeare.txt (launch/fetch-data.sh) and, for the peers, a Python with
 # torch, numpy and threadpoolctl ($PY, default ~/.venv-bench/bin/python):
 #   python3 -m venv ~/.venv-bench && ~/.venv-bench/bin/pip install torch numpy threadpoolctl
 set -euo pipefail
 
+mode=models
+if [ "${1:-}" = "--kernels" ]; then mode=kernels; shift; fi
 steps=${1:-40}
+case $steps in ''|*[!0-9]*|0) echo "bench: STEPS must be a positive integer (got '$steps')" >&2; exit 2 ;; esac
 here=$(cd "$(dirname "$0")/.." && pwd)
 peers=${PEERS:-$here/../shared/bench}
 data=${DATA:-$here/data/tinyshakespeare.txt}
 py=${PY:-$HOME/.venv-bench/bin/python}
-binary=$here/.build/release/rnn-dist
-[ -f "$data" ] || { echo "bench: $data missing (bash launch/fetch-data.sh)" >&2; exit 2; }
-(cd "$here" && swift build -c release >&2)
+class=${CLASS:-native}
+case $class in
+    native) scratch=${SCRATCH:-.build}; target=${RNN_DIST_TARGET_CPU:-native}
+            peer_env=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE -u ATEN_CPU_CAPABILITY) ;;
+    avx2)   scratch=${SCRATCH:-.build-avx2}; target=haswell
+            peer_env=(env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=Haswell ATEN_CPU_CAPABILITY=avx2
+                      MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2) ;;
+    *) echo "bench: CLASS must be native or avx2 (got '$class')" >&2; exit 2 ;;
+esac
+[ -f "$data" ] || [ $mode = kernels ] || { echo "bench: $data missing (bash launch/fetch-data.sh)" >&2; exit 2; }
+(cd "$here" && RNN_DIST_TARGET_CPU=$target swift build -c release --scratch-path "$scratch" >&2)
+binary=$here/$scratch/release/rnn-dist
+have_peers() { [ -x "$py" ] && [ -d "$peers" ]; }
+
+# The sitting: the CPU, what each contender runs, the date.
+errors=$(mktemp); trap 'rm -f "$errors"' EXIT
+if [ $mode = kernels ]; then
+    ours=$("$binary" bench --kernels 2>"$errors")   # timed first, on a machine not yet warmed by the peers
+else
+    "$binary" bench --models A --steps 1 --warmup 0 --data "$data" >/dev/null 2>"$errors"
+fi
+kernels_line=$(grep '^kernels:' "$errors" || true)
+echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') ($(nproc) cores; $(grep -m1 -o 'avx512f' /proc/cpuinfo || echo 'no avx512f'), $(grep -m1 -wo 'avx2' /proc/cpuinfo || echo 'no avx2'))"
+echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); load before: $(cut -d' ' -f1-3 /proc/loadavg); class: $class"
+echo "rnn-dist: RNN_DIST_TARGET_CPU=$target; $kernels_line"
+if have_peers; then
+    "${peer_env[@]}" "$py" - <<'PY' 2>/dev/null || echo "peers: (python could not report versions)"
+import numpy, torch
+from threadpoolctl import threadpool_info
+blas = ", ".join(f"{i['internal_api']} {i.get('version')} {i.get('architecture')}" for i in threadpool_info() if i.get("user_api") == "blas")
+print(f"peers: numpy {numpy.__version__} ({blas}); PyTorch {torch.__version__.split('+')[0]} (ATen {torch.backends.cpu.get_cpu_capability()})")
+PY
+fi
+echo
+
+median() { python3 -c "import sys; v=sorted(float(x) for x in sys.argv[1:] if x != '-'); print(int(v[len(v)//2]) if v else '-')" "$@"; }
+ratio() { if [ "$1" = "-" ] || [ "$2" = "-" ]; then echo "-"; else python3 -c "print(f'{$1 / $2:.2f}×')"; fi; }
+thousands() { if [ "$1" = "-" ]; then echo "-"; else python3 -c "print(f'{$1 / 1000:.1f} k')"; fi; }
+
+if [ $mode = kernels ]; then
+    # GFLOP/s of model B's products (best of eight windows), ours and OpenBLAS's (numpy, best
+    # of 5 batches) at the same shapes and transposes, 1 and 2 threads.
+    printf '| product (m × n × k) | rnn-dist 1T | OpenBLAS 1T | rnn-dist 2T | OpenBLAS 2T |\n|---|---:|---:|---:|---:|\n'
+    while IFS='|' read -r name m n k ta tb; do
+        row=()
+        for threads in 1 2; do
+            row+=("$(echo "$ours" | grep "^$threads thread" | grep -F "$name" | awk '{print $(NF-1)}')")
+            if have_peers; then
+                row+=("$("${peer_env[@]}" "$py" - "$m" "$n" "$k" "$ta" "$tb" "$threads" <<'PY' 2>/dev/null || echo -
+import sys, time, numpy as np
+from threadpoolctl import threadpool_limits
+m, n, k, ta, tb, threads = (int(x) for x in sys.argv[1:])
+rng = np.random.default_rng(0)
+a = rng.standard_normal((k, m) if ta else (m, k), dtype=np.float32)
+b = rng.standard_normal((n, k) if tb else (k, n), dtype=np.float32)
+A, B = (a.T if ta else a), (b.T if tb else b)
+c = np.empty((m, n), np.float32)
+with threadpool_limits(limits=threads, user_api="blas"):
+    for _ in range(3): np.matmul(A, B, out=c)
+    best = 0.0
+    for _ in range(8):
+        calls, start = 0, time.perf_counter()
+        while time.perf_counter() - start < 0.05: np.matmul(A, B, out=c); calls += 1
+        best = max(best, 2.0 * m * n * k * calls / (time.perf_counter() - start) / 1e9)
+print(f"{best:.1f}")
+PY
+)")
+            else
+                row+=("-")
+            fi
+        done
+        printf '| %s (%s × %s × %s) | %s | %s | %s | %s |\n' "$name" "$m" "$n" "$k" "${row[0]}" "${row[1]}" "${row[2]}" "${row[3]}"
+    done <<'SHAPES'
+recurrence h·Whᵀ (per step)|64|512|512|0|1
+recurrence dz·Wh (per step)|64|512|512|0|0
+dWh = dZᵀ·H|512|512|3200|1|0
+logits = H·Uᵀ|3200|65|512|0|1
+dU = dθᵀ·H|65|512|3200|1|0
+dH = dθ·U|3200|512|65|0|0
+SHAPES
+    exit 0
+fi
 
 ours() {  # ours MODEL EXTRA... -> tokens/s
-    "$binary" bench --data "$data" --models "$1" --steps "$steps" "${@:2}" \
-        | python3 -c 'import json,sys; print(int(json.loads(sys.stdin.readline())["tokens_per_s"]))'
+    "$binary" bench --data "$data" --models "$1" --steps "$steps" "${@:2}" 2>/dev/null \
+        | python3 -c 'import json,sys; print(int(json.loads(sys.stdin.readline())["tokens_per_s"]))' || echo -
 }
 peer() {  # peer SCRIPT ARGS... -> tokens/s, or "-" without the peers
-    if [ -x "$py" ] && [ -f "$peers/$1" ]; then
-        env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$py" "$peers/$1" --data "$data" --steps $((steps + 5)) --quiet "${@:2}" 2>/dev/null \
-            | tail -1 | python3 -c 'import json,sys; print(int(json.loads(sys.stdin.read())["tokens_per_s"]))'
+    if have_peers && [ -f "$peers/$1" ]; then
+        "${peer_env[@]}" "$py" "$peers/$1" --data "$data" --steps $((steps + 5)) --quiet "${@:2}" 2>/dev/null \
+            | tail -1 | python3 -c 'import json,sys; print(int(json.loads(sys.stdin.read())["tokens_per_s"]))' || echo -
     else
         echo "-"
     fi
 }
-median() { python3 -c "import sys; v=sorted(int(x) for x in sys.argv[1:] if x != '-'); print(v[len(v)//2] if v else '-')" "$@"; }
-ratio() { if [ "$2" = "-" ]; then echo "-"; else python3 -c "print(f'{$1 / $2:.2f}x')"; fi; }
 
-# Each figure is the median of $runs runs, the four contenders taking turns, so that a noisy
+# Each figure is the median of $runs runs, the contenders taking turns, so that a noisy
 # minute on a shared machine hits them alike.
 runs=${RUNS:-3}
-printf '%-22s %12s %12s %12s %12s %8s\n' "model" "rnn-dist 2T" "np 2 x 1T" "numpy best" "torch 2T" "ratio"
+printf '| model | rnn-dist 2 threads | rnn-dist `-np 2` × 1 | numpy 1T | numpy 2T | PyTorch one-hot 2T | PyTorch embed 2T | 2 threads / best peer | `-np 2` / best peer | 2 threads / `-np 2` |\n'
+printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
 for model in A B C; do
-    a=(); b=(); numpy=(); torch=()
+    two=(); np2=(); n1=(); n2=(); onehot=(); embed=()
+    case $model in A) hidden=64; cell=rnn; numpy_args=(--embed --batched-wgrad) ;;
+                   B) hidden=512; cell=rnn; numpy_args=() ;;
+                   C) hidden=256; cell=lstm ;; esac
     for _ in $(seq "$runs"); do
-        a+=("$(ours $model)")
-        b+=("$(ours $model --ranks 2 --threads 1)")
-        case $model in
-            A) hidden=64;  numpy+=("$(peer numpy_batched_rnn.py --hidden 64 --threads 1 --embed --batched-wgrad)")
-               torch+=("$(peer torch_charrnn.py --cell rnn --hidden 64 --threads 2 --input onehot)") ;;
-            B) hidden=512; numpy+=("$(peer numpy_batched_rnn.py --hidden 512 --threads 2)")
-               torch+=("$(peer torch_charrnn.py --cell rnn --hidden 512 --threads 2 --input onehot)") ;;
-            C) hidden=256; numpy+=("-")
-               torch+=("$(peer torch_charrnn.py --cell lstm --hidden 256 --threads 2)") ;;
-        esac
+        two+=("$(ours $model --threads 2)")
+        np2+=("$(ours $model --ranks 2 --threads 1)")
+        if [ $cell = rnn ]; then
+            n1+=("$(peer numpy_batched_rnn.py --hidden $hidden --threads 1 "${numpy_args[@]}")")
+            n2+=("$(peer numpy_batched_rnn.py --hidden $hidden --threads 2 "${numpy_args[@]}")")
+        else
+            n1+=("-"); n2+=("-")   # the numpy peer has no LSTM
+        fi
+        onehot+=("$(peer torch_charrnn.py --cell $cell --hidden $hidden --threads 2 --input onehot)")
+        embed+=("$(peer torch_charrnn.py --cell $cell --hidden $hidden --threads 2 --input embed)")
     done
-    a=$(median "${a[@]}"); b=$(median "${b[@]}"); numpy=$(median "${numpy[@]}"); torch=$(median "${torch[@]}")
-    best=$(python3 -c "v=[x for x in ['$numpy','$torch'] if x != '-']; print(max(map(int, v)) if v else '-')")
-    fastest=$(( a > b ? a : b ))
-    printf '%-22s %12s %12s %12s %12s %8s\n' "$model (H $hidden)" "$a" "$b" "$numpy" "$torch" "$(ratio $fastest "$best")"
+    two=$(median "${two[@]}"); np2=$(median "${np2[@]}"); n1=$(median "${n1[@]}"); n2=$(median "${n2[@]}")
+    onehot=$(median "${onehot[@]}"); embed=$(median "${embed[@]}")
+    best=$(python3 -c "v=[int(x) for x in ['$n1','$n2','$onehot','$embed'] if x != '-']; print(max(v) if v else '-')")
+    printf '| %s: %s H %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$model" "$cell" "$hidden" \
+        "$(thousands "$two")" "$(thousands "$np2")" "$(thousands "$n1")" "$(thousands "$n2")" \
+        "$(thousands "$onehot")" "$(thousands "$embed")" \
+        "$(ratio "$two" "$best")" "$(ratio "$np2" "$best")" "$(ratio "$two" "$np2")"
 done
+echo
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
