@@ -36,7 +36,7 @@ public final class LossPlotter: TrainingObserver {
 
     func draw() {
         do { try LossPlot.write(metrics: metrics, to: LossPlot.defaultOutput(for: metrics)) } catch {
-            FileHandle.standardError.write(Data("rnn-dist: note: no loss plot: \(error)\n".utf8))
+            Console.err("rnn-dist: note: no loss plot: \(error)\n")
         }
     }
 }

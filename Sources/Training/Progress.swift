@@ -1,7 +1,8 @@
 import Foundation
 
 /// Rank 0's progress display: on a terminal, one live line redrawn in place; in a
-/// batch log, a plain line per `log.every` steps.
+/// batch log, a plain line per `log.every` steps. It writes through `Console`: a reader that
+/// goes away ends the printing, never the run.
 public final class Progress {
     public let isTerminal: Bool
     private let totalSteps: Int
@@ -24,17 +25,17 @@ public final class Progress {
         let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
         let eta = step > 0 ? elapsed / Double(step) * Double(totalSteps - step) : 0
         let text = "\r\(bar) step \(step)/\(totalSteps) epoch \(epoch) loss \(format(loss, 3)) bpc \(format(loss / M_LN2, 3)) \(Self.rate(tokensPerSecond)) ETA \(Self.duration(eta))\u{1B}[K"
-        FileHandle.standardOutput.write(Data(text.utf8))
+        Console.out(text)
     }
 
     /// A line that stays: above the live line on a terminal, on its own in a log.
     public func line(_ text: String) {
         let prefix = isTerminal ? "\r\u{1B}[K" : ""
-        FileHandle.standardOutput.write(Data((prefix + text + "\n").utf8))
+        Console.out(prefix + text + "\n")
     }
 
     public func finish() {
-        if isTerminal { FileHandle.standardOutput.write(Data("\n".utf8)) }
+        if isTerminal { Console.out("\n") }
     }
 
     public static func rate(_ tokensPerSecond: Double) -> String {

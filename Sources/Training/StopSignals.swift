@@ -10,9 +10,11 @@ nonisolated(unsafe) private var receivedSignal: Int32 = 0
 
 /// Stop requests from the scheduler or the user: Slurm sends SIGUSR1 (or SIGTERM)
 /// before preemption, a user presses Ctrl-C. The trainer puts `isRequested` into the step's
-/// allreduce, so every rank stops after the same step, and rank 0 checkpoints it.
+/// allreduce, so every rank stops after the same step, and rank 0 checkpoints it. Installing
+/// them also ignores SIGPIPE (`Console`), so that no write ends a rank in the middle of a stop.
 public enum StopSignals {
     public static func install() {
+        Console.ignoreBrokenPipes()
         for signalNumber in [SIGTERM, SIGINT, SIGUSR1] {
             signal(signalNumber) { receivedSignal = $0 }
         }
@@ -56,7 +58,7 @@ public final class Watchdog: @unchecked Sendable {
             lock.unlock()
             if idle > timeout {
                 let message = "rnn-dist: error: rank \(rank): no training step completed in \(Int(idle)) s (train.stall_timeout \(timeout)); ending the job so it can be requeued\n"
-                FileHandle.standardError.write(Data(message.utf8))
+                Console.err(message)
                 _exit(1)
             }
         }

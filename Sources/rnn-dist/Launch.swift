@@ -55,7 +55,7 @@ enum Launch {
         let code = signalled == 0 ? (status >> 8) & 0xFF : 128 + signalled
         if signalled == 0 && code > 128 {   // mpirun's way of saying a rank died of signal code − 128
             let name = strsignal(code - 128).map { String(cString: $0) } ?? "signal \(code - 128)"
-            FileHandle.standardError.write(Data("rnn-dist: error: a rank was killed (\(name)); the job ended, checkpoints already written are intact\n".utf8))
+            Console.err("rnn-dist: error: a rank was killed (\(name)); the job ended, checkpoints already written are intact\n")
         }
         exit(code)
     }
@@ -64,6 +64,7 @@ enum Launch {
     /// on the ranks of an mpirun this starts, else in this process alone. A rank count asked
     /// for that differs from the launcher's is an input error.
     static func run(ranks: Int?, _ body: (Communicator) throws -> Void) throws -> Never {
+        Console.ignoreBrokenPipes()
         if isUnderMPILauncher {
             let communicator = try MPICommunicator()
             runJob(on: communicator) {
@@ -100,7 +101,7 @@ enum Launch {
             let multiRank = communicator.size > 1
             if !failure.isSilent {
                 let who = multiRank && (!failure.isAgreed || communicator.rank != 0) ? "rank \(communicator.rank): " : ""
-                FileHandle.standardError.write(Data("rnn-dist: error: \(who)\(failure.message)\n".utf8))
+                Console.err("rnn-dist: error: \(who)\(failure.message)\n")
             }
             if failure.isAgreed || !multiRank {
                 communicator.finalize()

@@ -40,7 +40,7 @@ struct RNNDist: ParsableCommand {
     }
 
     static func fail(_ message: String, code: Int32) -> Never {
-        FileHandle.standardError.write(Data("rnn-dist: error: \(message)\n".utf8))
+        Console.err("rnn-dist: error: \(message)\n")
         Foundation.exit(code)
     }
 }

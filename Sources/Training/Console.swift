@@ -1,0 +1,55 @@
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Standard output and standard error as rnn-dist writes them: with write(2), so that the reader
+/// going away never ends the process. Under mpirun a rank's stdout is a pseudo-terminal and its
+/// stderr a pipe, both read by mpirun; when mpirun exits first (a second Ctrl-C, a kill -9, a
+/// scheduler that kills only the launcher), the next write fails with EIO or EPIPE, and with
+/// SIGPIPE at its default a rank would die mid-stop, before it checkpoints. Foundation's
+/// `FileHandle.write` traps on the same errors. Here a stream that fails once is closed for the
+/// rest of the run: the text is dropped and training goes on.
+public enum Console {
+    /// Bit 0: stdout is gone; bit 1: stderr is gone.
+    private static let gone = Atomic<UInt8>(0)
+
+    /// Lets a write to a pipe without a reader fail with EPIPE instead of killing the process
+    /// (SIGPIPE's default action). Every rank calls this before it can print anything.
+    public static func ignoreBrokenPipes() {
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    /// Writes `text` to standard output, or drops it once standard output has failed.
+    public static func out(_ text: String) { write(text, to: STDOUT_FILENO, bit: 1) }
+
+    /// Writes `text` to standard error, or drops it once standard error has failed.
+    public static func err(_ text: String) { write(text, to: STDERR_FILENO, bit: 2) }
+
+    /// Whether standard output has failed (its reader is gone) and is no longer written.
+    public static var isOutputGone: Bool { gone.load(ordering: .relaxed) & 1 != 0 }
+
+    private static func write(_ text: String, to descriptor: Int32, bit: UInt8) {
+        guard gone.load(ordering: .relaxed) & bit == 0 else { return }
+        var text = text
+        text.withUTF8 { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                if written > 0 {
+                    offset += written
+                } else if written < 0 && errno == EINTR {
+                    continue
+                } else if written < 0 && errno == EAGAIN {
+                    // A non-blocking descriptor we did not set up: wait for room, briefly.
+                    var ready = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
+                    if poll(&ready, 1, 1000) <= 0 { break }
+                } else {
+                    // EPIPE, EIO, ENOSPC, EBADF...: nobody reads this stream any more.
+                    gone.bitwiseOr(bit, ordering: .relaxed)
+                    return
+                }
+            }
+        }
+    }
+}
