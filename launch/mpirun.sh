@@ -7,10 +7,18 @@
 # cores rnn-dist gives it (cores / ranks on the node). The binary is $RNN_DIST, else this
 # checkout's release build (built here when missing).
 #   launch/mpirun.sh 4 configs/berkshire.json --set train.max_steps=1000
+#
+# SIGTERM, SIGINT (Ctrl-C) or SIGUSR1 sent to this script stop the run cleanly: they reach the
+# ranks as SIGUSR1, which mpirun forwards, so the ranks agree on a stop step, rank 0
+# checkpoints it, and the script exits 0. (mpirun answers SIGTERM and SIGINT by killing the job
+# and exiting 1, so it runs in a process group of its own, out of reach of a terminal's Ctrl-C.)
+# Should mpirun itself be signalled, its ranks get 3 s between its SIGTERM and its SIGKILL
+# (odls_base_sigkill_timeout, OpenMPI's default 1 s; OMPI_MCA_odls_base_sigkill_timeout in the
+# environment overrides it) to finish the stop step.
 set -euo pipefail
 
 if [ $# -lt 2 ]; then
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
 fi
 ranks=$1; shift
@@ -22,7 +30,19 @@ if [ ! -x "$binary" ]; then
 fi
 command -v mpirun >/dev/null 2>&1 || { echo "mpirun.sh: mpirun not found (Debian: apt-get install -y openmpi-bin libopenmpi-dev)" >&2; exit 2; }
 
-flags=(-np "$ranks" --bind-to none)
+flags=(-np "$ranks" --bind-to none --mca odls_base_sigkill_timeout "${OMPI_MCA_odls_base_sigkill_timeout:-3}")
 [ "$ranks" -gt "$(nproc)" ] && flags+=(--oversubscribe)
 [ "$(id -u)" -eq 0 ] && flags+=(--allow-run-as-root)
-exec mpirun "${flags[@]}" "$binary" "$@"
+
+set -m   # background jobs get process groups of their own
+mpirun "${flags[@]}" "$binary" "$@" &
+job=$!
+set +m
+trap 'kill -USR1 "$job" 2>/dev/null || true' TERM INT USR1
+# `wait` returns early when a trapped signal arrives; wait again until mpirun has exited.
+while true; do
+    status=0
+    wait "$job" || status=$?
+    kill -0 "$job" 2>/dev/null || break
+done
+exit "$status"
