@@ -44,6 +44,8 @@ public struct Config: Sendable, Equatable {
         public var syncCheckEvery = 200
         public var maxBadSteps = 3
         public var stallTimeout = 600.0
+        public var earlyStop: Int?             // validations without a new best before stopping
+        public var keepOptimizer = false       // --init-from: keep the checkpoint's optimizer state
     }
     public struct Checkpoint: Sendable, Equatable {
         public var dir = "checkpoints"

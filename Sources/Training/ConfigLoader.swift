@@ -102,6 +102,8 @@ public enum ConfigLoader {
         try train.int("sync_check_every", &config.train.syncCheckEvery, atLeast: 1)
         try train.int("max_bad_steps", &config.train.maxBadSteps, atLeast: 1)
         try train.double("stall_timeout", &config.train.stallTimeout, "a number of seconds > 0") { $0 > 0 }
+        try train.optionalInt("early_stop", &config.train.earlyStop, atLeast: 1)
+        try train.bool("keep_optimizer", &config.train.keepOptimizer)
         try train.finish()
 
         var checkpoint = try reader("checkpoint")

@@ -29,17 +29,25 @@ struct LearningRate {
     }
 }
 
-/// The validation losses a run has seen so far (checkpointed): the last, for the plateau rule,
-/// and the best, for `best.rnnd`.
+/// The validation losses a run has seen so far (checkpointed): the last, for the plateau rule;
+/// the best, for `best.rnnd`; and how many validations since the best, for early stopping.
 struct ValidationHistory: Equatable {
     var last: Double?
     var best: Double?
+    var sinceBest = 0
 
     /// Records `loss`; true when it is the best so far.
     mutating func record(_ loss: Double) -> Bool {
         let isBest = loss < (best ?? .infinity)
         if isBest { best = loss }
+        sinceBest = isBest ? 0 : sinceBest + 1
         last = loss
         return isBest
+    }
+
+    /// `train.early_stop`: true once `patience` validations in a row brought no new best.
+    func exhausted(patience: Int?) -> Bool {
+        guard let patience else { return false }
+        return sinceBest >= patience
     }
 }

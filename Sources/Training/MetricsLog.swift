@@ -8,7 +8,10 @@ public final class MetricsLog {
     private let handle: FileHandle
     public let path: String
 
-    public init(path: String) throws {
+    /// A new metrics file, or — for a run resumed at step `resumedAt` > 0 — the existing one
+    /// with its lines up to that step kept (a line of a later step came from a run that
+    /// stopped after its last checkpoint; the resumed run writes it again).
+    public init(path: String, resumedAt: Int = 0) throws {
         self.path = path
         let url = URL(fileURLWithPath: path)
         do {
@@ -16,11 +19,23 @@ public final class MetricsLog {
         } catch {
             throw RNNDistError.input("\(path): cannot create the metrics directory (\(error.localizedDescription))")
         }
-        guard FileManager.default.createFile(atPath: path, contents: nil),
+        let kept = resumedAt > 0 ? Self.lines(of: path, throughStep: resumedAt) : ""
+        guard FileManager.default.createFile(atPath: path, contents: Data(kept.utf8)),
               let handle = FileHandle(forWritingAtPath: path) else {
             throw RNNDistError.input("\(path): cannot write the metrics file")
         }
+        handle.seekToEndOfFile()
         self.handle = handle
+    }
+
+    /// The lines of an existing metrics file whose step is at most `step`.
+    static func lines(of path: String, throughStep step: Int) -> String {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return "" }
+        return text.split(separator: "\n").filter { line in
+            guard let object = try? JSONValue.parse(Data(line.utf8)), case .object(let fields) = object,
+                  case .number(let lineStep)? = fields["step"] else { return false }
+            return lineStep <= Double(step)
+        }.map { $0 + "\n" }.joined()
     }
 
     deinit { try? handle.close() }

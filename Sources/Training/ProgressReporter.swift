@@ -36,7 +36,7 @@ public final class ProgressReporter: TrainingObserver {
 
     public func runFinished(_ summary: TrainingSummary) {
         if let stop {
-            console.line("stopped on request at step \(stop.step) (\(stop.reason.description)); resume with --resume auto")
+            console.line(stop.reason.message(step: stop.step))
         }
         console.finish()
     }

@@ -52,6 +52,9 @@ public struct IntervalReport: Sendable {
 public struct ValidationReport: Sendable {
     public var loss: Double              // nats per token over the whole validation split
     public var isBest: Bool              // lower than every validation before it
+    /// A validation at the run's end, off the `log.val_every` grid: reported only, so that the
+    /// schedule, early stopping and the best loss stand as a continuing run would have them.
+    public var isExtra: Bool
     /// The learning rate before and after, when the schedule lowered it after this validation.
     public var learningRateChange: (from: Double, to: Double)?
 }
@@ -67,11 +70,16 @@ public enum StopReason: Sendable, Equatable {
     case signal(String)
     /// Another rank asked to stop.
     case otherRank
+    /// `patience` validations in a row brought no new best validation loss (`train.early_stop`).
+    case earlyStop(patience: Int, best: Double)
 
-    public var description: String {
+    /// The line that closes such a run.
+    public func message(step: Int) -> String {
         switch self {
-        case .signal(let name): return name
-        case .otherRank: return "another rank's signal"
+        case .signal(let name): return "stopped on request at step \(step) (\(name)); resume with --resume auto"
+        case .otherRank: return "stopped on request at step \(step) (another rank's signal); resume with --resume auto"
+        case .earlyStop(let patience, let best):
+            return "stopped early at step \(step): no new best validation loss in \(patience) validations (train.early_stop); the best, \(format(best, 4)), is in best.rnnd"
         }
     }
 }

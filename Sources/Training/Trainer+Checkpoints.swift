@@ -26,7 +26,8 @@ extension Trainer {
             step: step, epoch: cursor.epoch, chunk: cursor.chunk, batchSize: config.train.batchSize,
             seqLength: config.train.seqLength, random: random.state, intervalNats: interval.nats,
             intervalTokens: interval.tokens, intervalSteps: interval.steps,
-            lastValidationLoss: validations.last, bestValidationLoss: validations.best)
+            lastValidationLoss: validations.last, bestValidationLoss: validations.best,
+            validationsSinceBest: validations.sinceBest)
         let optimizerRecord = Checkpoint.OptimizerRecord(
             kind: config.train.optimizer.rawValue, steps: optimizer.steps, learningRate: learningRate.current,
             stateCount: optimizer.state.count)
@@ -63,23 +64,34 @@ extension Trainer {
         cursor = DataCursor(epoch: position.epoch, chunk: position.chunk)
         random = RandomSource(seed: position.random)
         interval = LogInterval(nats: position.intervalNats, tokens: position.intervalTokens, steps: position.intervalSteps)
-        validations = ValidationHistory(last: position.lastValidationLoss, best: position.bestValidationLoss)
+        validations = ValidationHistory(last: position.lastValidationLoss, best: position.bestValidationLoss,
+                                        sinceBest: position.validationsSinceBest)
         startNotes.append("resuming from \(path) (step \(position.step), epoch \(position.epoch))")
+    }
+
+    /// Fine-tuning: the parameters of the checkpoint `request` names (a file or a directory),
+    /// the optimizer's state too with `train.keep_optimizer`; everything else starts afresh.
+    func initialize(from request: String) throws {
+        let (path, checkpoint) = try CheckpointLookup.shared(by: communicator) {
+            try CheckpointLookup.find(request, option: "--init-from") { startNotes.append($0) }
+        }!
+        try communicator.agree {
+            try checkFitsModel(checkpoint, path: path)
+            if config.train.keepOptimizer { try checkFitsOptimizer(checkpoint, path: path) }
+        }
+        for (i, value) in checkpoint.parameters.enumerated() { parameters[i] = value }
+        if config.train.keepOptimizer {
+            for (i, value) in checkpoint.optimizerState.enumerated() { optimizer.state[i] = value }
+            optimizer.steps = checkpoint.header.optimizerSteps
+        }
+        startNotes.append("initialized from \(path) (its step \(checkpoint.header.step)\(config.train.keepOptimizer ? ", with its optimizer state" : ""))")
     }
 
     /// A checkpoint of another model, vocabulary or batch shape is an input error saying which.
     func checkFits(_ checkpoint: Checkpoint, path: String) throws {
+        try checkFitsModel(checkpoint, path: path)
+        try checkFitsOptimizer(checkpoint, path: path)
         let h = checkpoint.header
-        guard checkpoint.vocabulary == data.vocabulary else {
-            throw RNNDistError.input("\(path): the checkpoint's vocabulary (\(h.tokenizer), V = \(checkpoint.vocabulary.count)) differs from this corpus's (\(data.vocabulary.tokenizer.rawValue), V = \(data.vocabulary.count))")
-        }
-        guard h.cell == model.shape.cell.rawValue, h.hidden == model.shape.hidden, h.layers == model.shape.layers,
-              h.activation == model.shape.activation.rawValue, h.tensors == Checkpoint.describe(model.layout) else {
-            throw RNNDistError.input("\(path): the checkpoint holds a \(h.layers)-layer \(h.cell) \(h.activation) model with hidden_size \(h.hidden); the config asks for \(model.shape.layers)-layer \(model.shape.cell.rawValue) \(model.shape.activation.rawValue) with hidden_size \(model.shape.hidden)")
-        }
-        guard h.optimizer == config.train.optimizer.rawValue, h.optimizerStateCount == optimizer.state.count else {
-            throw RNNDistError.input("\(path): the checkpoint was trained with the \(h.optimizer) optimizer; the config asks for \(config.train.optimizer.rawValue)")
-        }
         guard h.batchSize == config.train.batchSize, h.seqLength == config.train.seqLength,
               h.stateCount == config.train.batchSize * model.shape.stateWidth else {
             throw RNNDistError.input("\(path): the checkpoint was trained with train.batch_size \(h.batchSize) × train.seq_length \(h.seqLength); resuming needs the same (the data cursor counts chunks of that shape)")
@@ -98,6 +110,24 @@ extension Trainer {
         }
         guard h.chunk < layout.stepsPerEpoch else {
             throw RNNDistError.input("\(path): the checkpoint's data cursor (chunk \(h.chunk)) lies past this data's \(layout.stepsPerEpoch) steps per epoch; resuming needs the same data")
+        }
+    }
+
+    func checkFitsModel(_ checkpoint: Checkpoint, path: String) throws {
+        let h = checkpoint.header
+        guard checkpoint.vocabulary == data.vocabulary else {
+            throw RNNDistError.input("\(path): the checkpoint's vocabulary (\(h.tokenizer), V = \(checkpoint.vocabulary.count)) differs from this corpus's (\(data.vocabulary.tokenizer.rawValue), V = \(data.vocabulary.count))")
+        }
+        guard h.cell == model.shape.cell.rawValue, h.hidden == model.shape.hidden, h.layers == model.shape.layers,
+              h.activation == model.shape.activation.rawValue, h.tensors == Checkpoint.describe(model.layout) else {
+            throw RNNDistError.input("\(path): the checkpoint holds a \(h.layers)-layer \(h.cell) \(h.activation) model with hidden_size \(h.hidden); the config asks for \(model.shape.layers)-layer \(model.shape.cell.rawValue) \(model.shape.activation.rawValue) with hidden_size \(model.shape.hidden)")
+        }
+    }
+
+    func checkFitsOptimizer(_ checkpoint: Checkpoint, path: String) throws {
+        let h = checkpoint.header
+        guard h.optimizer == config.train.optimizer.rawValue, h.optimizerStateCount == optimizer.state.count else {
+            throw RNNDistError.input("\(path): the checkpoint was trained with the \(h.optimizer) optimizer; the config asks for \(config.train.optimizer.rawValue)")
         }
     }
 }

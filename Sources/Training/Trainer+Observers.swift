@@ -9,7 +9,7 @@ extension Trainer {
             let console = Progress(totalSteps: totalSteps, isTerminal: interactive)
             var observers: [TrainingObserver] = [ProgressReporter(console: console)]
             if let metrics = config.log.metrics {
-                observers += [MetricsRecorder(log: try MetricsLog(path: metrics)), LossPlotter(metrics: metrics)]
+                observers += [MetricsRecorder(log: try MetricsLog(path: metrics, resumedAt: step)), LossPlotter(metrics: metrics)]
             }
             observers.append(SampleReporter(console: console, every: config.sample.every, length: config.sample.length))
             observers.append(CheckpointWriter(store: CheckpointStore(directory: config.checkpoint.dir, keep: config.checkpoint.keep),

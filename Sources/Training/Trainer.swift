@@ -41,7 +41,10 @@ public final class Trainer {
 
     /// `resume`: nil for a fresh run, "auto" for the newest valid checkpoint in checkpoint.dir
     /// (a fresh run when there is none), or a checkpoint file (or a directory: its newest).
-    public init(config: Config, communicator: Communicator, resume: String? = nil) throws {
+    /// `initFrom`: a fresh run (step 0, on the config's data) that starts from a checkpoint's
+    /// parameters — fine-tuning; a checkpoint to resume from takes precedence, so a requeued
+    /// fine-tuning job continues itself.
+    public init(config: Config, communicator: Communicator, resume: String? = nil, initFrom: String? = nil) throws {
         self.config = config
         self.communicator = communicator
         data = try TrainingData(config: config, communicator: communicator)
@@ -65,6 +68,7 @@ public final class Trainer {
             config.sample.prime.isEmpty ? [vocabulary.startToken] : try vocabulary.encode(config.sample.prime).get()
         }
         if let resume { try restore(from: resume) }
+        if let initFrom, step == 0 { try initialize(from: initFrom) }
     }
 
     public var totalSteps: Int {
@@ -124,18 +128,25 @@ public final class Trainer {
             if step % config.log.every == 0 || event.isLast || event.stop != nil {
                 event.report = interval.report(tokensPerStep: tokensPerStep, now: now)
                 (summary.trainLoss, summary.tokensPerSecond) = (event.report!.loss, event.report!.tokensPerSecond)
-                interval = LogInterval()
+                // A line off the grid (the end, a stop) keeps the sums: a resumed run's next line
+                // then reports what a run that never stopped reports.
+                if step % config.log.every == 0 { interval = LogInterval() }
             }
             if communicator.size > 1, step % config.train.syncCheckEvery == 0 || event.isLast {
                 try checkReplicasAgree()
             }
-            if let every = config.log.valEvery, step % every == 0 || event.isLast, let validation = try validateAndAdapt() {
+            if let every = config.log.valEvery, step % every == 0 || event.isLast,
+               let validation = try validateAndAdapt(onGrid: step % every == 0) {
                 event.validation = validation
                 summary.validationLoss = validation.loss
                 interval.clockStart = Date()  // validation time is not training throughput
+                if event.stop == nil, validations.exhausted(patience: config.train.earlyStop) {
+                    event.stop = .earlyStop(patience: config.train.earlyStop!, best: validations.best ?? .nan)
+                }
             }
-            if step % config.checkpoint.every == 0 || event.isLast || event.stop != nil {
-                event.checkpoint = try checkpointRequest(isBest: event.validation?.isBest ?? false)
+            let isBest = event.validation.map { $0.isBest && !$0.isExtra } ?? false
+            if step % config.checkpoint.every == 0 || event.isLast || event.stop != nil || isBest {
+                event.checkpoint = try checkpointRequest(isBest: isBest)
                 lastCheckpoint = step
             }
             try notify(observers, of: event)
@@ -187,12 +198,17 @@ public final class Trainer {
         return config.clipping.apply(g.base, count: g.count)
     }
 
-    /// Runs a validation and lets the schedule react to it; nil without a validation split.
-    func validateAndAdapt() throws -> ValidationReport? {
+    /// Runs a validation; nil without a validation split. One on the `log.val_every` grid
+    /// feeds the schedule and the validation history; an extra one at the run's end is only
+    /// reported, so a run stopped there and resumed goes on as one that never stopped.
+    func validateAndAdapt(onGrid: Bool) throws -> ValidationReport? {
         guard let loss = try validate() else { return nil }
+        guard onGrid else {
+            return ValidationReport(loss: loss, isBest: loss < (validations.best ?? .infinity), isExtra: true)
+        }
         let change = learningRate.afterValidation(previous: validations.last, latest: loss)
         let isBest = validations.record(loss)
-        return ValidationReport(loss: loss, isBest: isBest, learningRateChange: change)
+        return ValidationReport(loss: loss, isBest: isBest, isExtra: false, learningRateChange: change)
     }
 
     /// Mean loss (nats per token) over the whole validation split; nil when it is too small.

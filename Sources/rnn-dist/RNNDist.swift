@@ -63,6 +63,11 @@ struct Train: ParsableCommand {
                                valueName: "auto|PATH"))
     var resume: String?
 
+    @Option(name: .customLong("init-from"),
+            help: ArgumentHelp("Fine-tune: start a new run (step 0, the config's data, a fresh optimizer unless train.keep_optimizer) from the parameters of a checkpoint file or directory. The model and vocabulary must match the config's.",
+                               valueName: "PATH"))
+    var initFrom: String?
+
     @Option(help: .hidden)
     var dumpParameters: String?
 
@@ -79,7 +84,7 @@ struct Train: ParsableCommand {
         // Under mpirun a rank's stdout is a pseudo-terminal even in a batch job: plain lines there.
         let interactive = isatty(STDOUT_FILENO) == 1 && !Launch.isUnderMPILauncher
         StopSignals.install()
-        let trainer = try Trainer(config: config, communicator: communicator, resume: resume)
+        let trainer = try Trainer(config: config, communicator: communicator, resume: resume, initFrom: initFrom)
         let summary = try trainer.run(observers: try trainer.standardObservers(interactive: interactive))
         if let directory = dumpParameters {
             try writeParameters(summary.parameters, to: "\(directory)/rank-\(communicator.rank).f32")

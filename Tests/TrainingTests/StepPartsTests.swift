@@ -122,7 +122,8 @@ final class TrainingLoopTests: XCTestCase {
         XCTAssertEqual(recorder.events.map(\.step), Array(1...12))
         XCTAssertEqual(recorder.events.compactMap { $0.report == nil ? nil : $0.step }, [5, 10, 12])
         XCTAssertEqual(recorder.events.compactMap { $0.validation == nil ? nil : $0.step }, [6, 12])
-        XCTAssertEqual(recorder.events.compactMap { $0.checkpoint == nil ? nil : $0.step }, [4, 8, 12])
+        // Every checkpoint.every steps, at the end, and at each new best validation (6: the first).
+        XCTAssertEqual(recorder.events.compactMap { $0.checkpoint == nil ? nil : $0.step }, [4, 6, 8, 12])
         XCTAssertEqual(recorder.events.filter(\.isLast).map(\.step), [12])
         XCTAssertEqual(recorder.events.last?.checkpoint?.checkpoint.parameters, observed.parameters)
         XCTAssertEqual(recorder.finished?.validationLoss, recorder.events.last?.validation?.loss)
