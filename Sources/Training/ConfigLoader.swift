@@ -62,7 +62,7 @@ public enum ConfigLoader {
         try data.choice("tokenizer", &config.data.tokenizer)
         try data.double("val_fraction", &config.data.valFraction, "a number in [0, 0.5]") { $0 >= 0 && $0 <= 0.5 }
         try data.optionalChoice("synthetic", &config.data.synthetic)
-        try data.int("synthetic_tokens", &config.data.syntheticTokens, atLeast: 1000)
+        try data.int("synthetic_tokens", &config.data.syntheticTokens, atLeast: 1000, atMost: 1 << 31)
         try data.int("vocab_size", &config.data.vocabSize, atLeast: 4)
         try data.finish()
         if config.data.path == nil && config.data.synthetic == nil {
@@ -78,9 +78,9 @@ public enum ConfigLoader {
         try model.finish()
 
         var train = try reader("train")
-        try train.int("batch_size", &config.train.batchSize, atLeast: 1)
-        try train.int("seq_length", &config.train.seqLength, atLeast: 1)
-        try train.int("accumulate", &config.train.accumulate, atLeast: 1)
+        try train.int("batch_size", &config.train.batchSize, atLeast: 1, atMost: 1 << 24)
+        try train.int("seq_length", &config.train.seqLength, atLeast: 1, atMost: 1 << 24)
+        try train.int("accumulate", &config.train.accumulate, atLeast: 1, atMost: 1 << 24)
         try train.int("epochs", &config.train.epochs, atLeast: 1)
         try train.optionalInt("max_steps", &config.train.maxSteps, atLeast: 1)
         try train.choice("optimizer", &config.train.optimizer)
@@ -98,10 +98,10 @@ public enum ConfigLoader {
         try train.bool("carry_state", &config.train.carryState)
         try train.optionalInt("bptt_truncate", &config.train.bpttTruncate, atLeast: 1)
         try train.int("seed", &config.train.seed, atLeast: 0)
-        try train.optionalInt("threads", &config.train.threads, atLeast: 1)
+        try train.optionalInt("threads", &config.train.threads, atLeast: 1, atMost: 1024)
         try train.int("sync_check_every", &config.train.syncCheckEvery, atLeast: 1)
         try train.int("max_bad_steps", &config.train.maxBadSteps, atLeast: 1)
-        try train.double("stall_timeout", &config.train.stallTimeout, "a number of seconds > 0") { $0 > 0 }
+        try train.double("stall_timeout", &config.train.stallTimeout, "a number of seconds >= 1") { $0 >= 1 }
         try train.optionalInt("early_stop", &config.train.earlyStop, atLeast: 1)
         try train.bool("keep_optimizer", &config.train.keepOptimizer)
         try train.finish()
@@ -114,7 +114,7 @@ public enum ConfigLoader {
 
         var sample = try reader("sample")
         try sample.int("every", &config.sample.every, atLeast: 1)
-        try sample.int("length", &config.sample.length, atLeast: 0)
+        try sample.int("length", &config.sample.length, atLeast: 0, atMost: 1_000_000)
         try sample.double("temperature", &config.sample.temperature, "a number > 0") { $0 > 0 }
         try sample.string("prime", &config.sample.prime)
         try sample.finish()
@@ -195,7 +195,8 @@ struct SectionReader {
             ? "\(minimum) (other values are not supported yet)" : "an integer in \(minimum)...\(maximum)")
         switch value {
         case .null where nullable: target = nil
-        case .number(let n) where n == n.rounded() && n >= Double(minimum) && n <= Double(maximum):
+        // 2^63 itself is a Double that rounds Int.max up: it does not fit.
+        case .number(let n) where n == n.rounded() && n >= Double(minimum) && n <= Double(maximum) && n < 0x1p63:
             target = Int(n)
         default: throw fail(key, expectation + (nullable ? " or null" : ""), value)
         }

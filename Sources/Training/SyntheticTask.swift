@@ -2,7 +2,7 @@ import Model
 
 /// Generated corpora that need no file, for trying the trainer in seconds.
 public enum SyntheticTask: String, Sendable, CaseIterable {
-    /// Seed 003's sequence task: letters a…z where each letter is the sum of the two before it,
+    /// A sequence task: letters a…z where each letter is the sum of the two before it,
     /// mod 26 (a Fibonacci sequence over Z/26). The text is cut into segments of
     /// `segmentLength` letters, each opened by two random letters; those two are unpredictable
     /// and excluded from the loss, every other target is determined by its two predecessors,

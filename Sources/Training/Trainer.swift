@@ -48,7 +48,9 @@ public final class Trainer {
         self.config = config
         self.communicator = communicator
         data = try TrainingData(config: config, communicator: communicator)
-        model = LanguageModel(shape: config.modelShape(vocabulary: data.vocabulary.count))
+        let shape = config.modelShape(vocabulary: data.vocabulary.count)
+        try communicator.agree { try MemoryEstimate(config: config, shape: shape, ranks: communicator.size).check(ranksOnNode: communicator.ranksOnNode) }
+        model = LanguageModel(shape: shape)
         threads = config.train.threads ?? defaultThreadCount(ranksOnNode: communicator.ranksOnNode)
         parameters = FlatBuffer(count: model.layout.count)
         model.initialize(parameters, seed: UInt64(config.train.seed))
@@ -72,7 +74,8 @@ public final class Trainer {
     }
 
     public var totalSteps: Int {
-        min(config.train.maxSteps ?? .max, config.train.epochs * layout.stepsPerEpoch)
+        let (planned, overflow) = config.train.epochs.multipliedReportingOverflow(by: layout.stepsPerEpoch)
+        return min(config.train.maxSteps ?? .max, overflow ? .max : planned)
     }
 
     var tokensPerStep: Int { config.train.batchSize * config.train.seqLength }
