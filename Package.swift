@@ -16,13 +16,6 @@ let psABILevels = ["x86-64-v1": "x86-64", "x86-64-v2": "nehalem", "x86-64-v3": "
 let targetCPU = psABILevels[requestedCPU] ?? requestedCPU
 let machineFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", targetCPU])]
 
-// The libFuzzer harness of the input parsers (README, "Fuzzing"): a target only when
-// RNN_DIST_FUZZ=1, since it links only with `-sanitize=fuzzer` (libFuzzer brings its `main`).
-let fuzzTargets: [Target] = ProcessInfo.processInfo.environment["RNN_DIST_FUZZ"] == "1"
-    ? [.executableTarget(name: "rnn-dist-fuzz", dependencies: ["Training"], path: "Sources/Fuzz",
-                         swiftSettings: machineFlags + [.unsafeFlags(["-parse-as-library"])])]
-    : []
-
 let package = Package(
     name: "rnn-dist",
     products: [
@@ -60,5 +53,5 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["rnn-dist", "TestSupport"]),
         .testTarget(name: "MPITests", dependencies: ["rnn-dist", "TestSupport"]),
-    ] + fuzzTargets
+    ]
 )
