@@ -89,9 +89,6 @@ public struct Checkpoint: Sendable {
         return Checkpoint(header: header, parameters: arrays[0], optimizerState: arrays[1], hiddenState: arrays[2])
     }
 
-    /// The checksum that ends a checkpoint file: FNV-1a 64 of every byte before it.
-    public static func checksum(of bytes: Data) -> UInt64 { bytes.withUnsafeBytes { fnv1a($0) } }
-
     /// Reads and verifies the checkpoint file at `path`.
     public static func load(path: String) throws -> Checkpoint {
         guard let data = FileManager.default.contents(atPath: path) else {
