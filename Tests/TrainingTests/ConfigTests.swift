@@ -63,7 +63,7 @@ final class ConfigTests: XCTestCase {
         assertInputError(#"{"data": {"path": "x"}, "train": {"learning_rate": 1}}"#, mentions: ["test.json", "unknown key train.learning_rate"])
         assertInputError(#"{"data": {"path": "x"}, "trian": {}}"#, mentions: ["unknown section 'trian'"])
         assertInputError(#"{"data": {"path": "x"}, "train": {"batch_size": 6.5}}"#, mentions: ["train.batch_size", "integer"])
-        assertInputError(#"{"data": {"path": "x"}, "train": {"batch_size": 0}}"#, mentions: ["train.batch_size", ">= 1"])
+        assertInputError(#"{"data": {"path": "x"}, "train": {"batch_size": 0}}"#, mentions: ["train.batch_size", "an integer in 1...16777216", "(got 0)"])
         assertInputError(#"{"data": {"path": "x"}, "train": {"carry_state": 1}}"#, mentions: ["train.carry_state", "true or false"])
         assertInputError(#"{"data": {"path": "x"}, "model": {"activation": "gelu"}}"#, mentions: ["model.activation", "\"tanh\""])
         assertInputError(#"{"data": {"path": "x", "val_fraction": 0.9}}"#, mentions: ["data.val_fraction", "[0, 0.5]"])

@@ -85,7 +85,7 @@ final class StepPolicyTests: XCTestCase {
             _ = history.record(loss)
             XCTAssertEqual(rate.prepareUpdate(afterSteps: 10), expected, "after validation loss \(loss)")
         }
-        XCTAssertEqual(history, ValidationHistory(last: 1.9, best: 1.5))
+        XCTAssertEqual(history, ValidationHistory(last: 1.9, best: 1.5, sinceBest: 3))
     }
 
     func testTheStepScheduleDependsOnTheStepAlone() {
