@@ -101,7 +101,7 @@ public enum ConfigLoader {
         try train.optionalInt("threads", &config.train.threads, atLeast: 1, atMost: 1024)
         try train.int("sync_check_every", &config.train.syncCheckEvery, atLeast: 1)
         try train.int("max_bad_steps", &config.train.maxBadSteps, atLeast: 1)
-        try train.double("stall_timeout", &config.train.stallTimeout, "a number of seconds >= 1") { $0 >= 1 }
+        try train.double("stall_timeout", &config.train.stallTimeout, "a number of seconds > 0") { $0 > 0 }
         try train.optionalInt("early_stop", &config.train.earlyStop, atLeast: 1)
         try train.bool("keep_optimizer", &config.train.keepOptimizer)
         try train.finish()

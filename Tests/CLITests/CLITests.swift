@@ -86,7 +86,7 @@ final class CLITests: XCTestCase {
         assertUsageError(try rnnDist([malformed]), mentions: [malformed, "not valid JSON"])
         assertUsageError(try rnnDist(["nowhere.json"]), mentions: ["nowhere.json", "not found"])
         assertUsageError(try rnnDist([TestPaths.config("synthetic.json"), "--set", "train.batch_size=0"]),
-                         mentions: ["--set train.batch_size", ">= 1"])
+                         mentions: ["--set train.batch_size", "an integer in 1...16777216"])
         assertUsageError(try rnnDist([TestPaths.config("synthetic.json"), "--frobnicate"]), mentions: ["--frobnicate"])
     }
 
