@@ -80,7 +80,7 @@ public enum ConfigLoader {
         var train = try reader("train")
         try train.int("batch_size", &config.train.batchSize, atLeast: 1, atMost: 1 << 24)
         try train.int("seq_length", &config.train.seqLength, atLeast: 1, atMost: 1 << 24)
-        try train.int("accumulate", &config.train.accumulate, atLeast: 1, atMost: 1 << 24)
+        try train.int("accumulate", &config.train.accumulate, atLeast: 1)
         try train.int("epochs", &config.train.epochs, atLeast: 1)
         try train.optionalInt("max_steps", &config.train.maxSteps, atLeast: 1)
         try train.choice("optimizer", &config.train.optimizer)

@@ -16,7 +16,7 @@ struct RNNDist: ParsableCommand {
               rnn-dist configs/berkshire.json --set train.max_steps=300 --set model.activation=tanh
               rnn-dist sample --checkpoint checkpoints/berkshire/latest --length 500 --temperature 0.8
             """,
-        subcommands: [Train.self, Prepare.self, Sample.self, Predict.self, Eval.self, Plot.self, Bench.self],
+        subcommands: [Train.self, Prepare.self, Sample.self, Predict.self, Eval.self, Plot.self, Export.self, Bench.self],
         defaultSubcommand: Train.self)
 
     /// Runs the command, turning every failure into one line on standard error and the exit
