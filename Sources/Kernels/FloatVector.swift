@@ -27,7 +27,10 @@ protocol FloatVector: Sendable {
     func clamped(low: Float, high: Float) -> Self
     /// The larger of self and other in each lane (one compare, one blend).
     func lanewiseMax(_ other: Self) -> Self
-    /// Lanes from `count` on set to zero.
+    /// Lanes from `count` on set to zero: an AND with all-ones lanes below `count` (the sign
+    /// bit of index − count, spread by an arithmetic shift), three vector instructions.
+    /// `replacing(with: 0, where:)` compiled to a loop over the lanes: 40 % of the softmax's
+    /// time at V = 65.
     func keepingFirst(_ count: Int) -> Self
     /// Σ of the lanes, by halving.
     var laneSum: Float { get }
@@ -82,7 +85,8 @@ extension SIMD16<Float>: FloatVector {
     }
     @inline(__always) func lanewiseMax(_ other: Self) -> Self { replacing(with: other, where: self .< other) }
     @inline(__always) func keepingFirst(_ count: Int) -> Self {
-        replacing(with: 0, where: Self.laneIndex .>= Int32(count))
+        let keep = (Self.laneIndex &- Int32(truncatingIfNeeded: count)) &>> 31
+        return unsafeBitCast(unsafeBitCast(self, to: SIMD16<Int32>.self) & keep, to: Self.self)
     }
     @inline(__always) var laneSum: Float { (lowHalf + highHalf).laneSum }
     @inline(__always) var laneMax: Float { lowHalf.lanewiseMax(highHalf).laneMax }
@@ -107,7 +111,8 @@ extension SIMD8<Float>: FloatVector {
     }
     @inline(__always) func lanewiseMax(_ other: Self) -> Self { replacing(with: other, where: self .< other) }
     @inline(__always) func keepingFirst(_ count: Int) -> Self {
-        replacing(with: 0, where: Self.laneIndex .>= Int32(count))
+        let keep = (Self.laneIndex &- Int32(truncatingIfNeeded: count)) &>> 31
+        return unsafeBitCast(unsafeBitCast(self, to: SIMD8<Int32>.self) & keep, to: Self.self)
     }
     @inline(__always) var laneSum: Float { (lowHalf + highHalf).laneSum }
     @inline(__always) var laneMax: Float { lowHalf.lanewiseMax(highHalf).laneMax }
@@ -132,7 +137,8 @@ extension SIMD4<Float>: FloatVector {
     }
     @inline(__always) func lanewiseMax(_ other: Self) -> Self { replacing(with: other, where: self .< other) }
     @inline(__always) func keepingFirst(_ count: Int) -> Self {
-        replacing(with: 0, where: Self.laneIndex .>= Int32(count))
+        let keep = (Self.laneIndex &- Int32(truncatingIfNeeded: count)) &>> 31
+        return unsafeBitCast(unsafeBitCast(self, to: SIMD4<Int32>.self) & keep, to: Self.self)
     }
     @inline(__always) var laneSum: Float {
         let v2 = lowHalf + highHalf
