@@ -59,3 +59,9 @@ public func clamp<S: KernelScalar>(_ x: UnsafeMutablePointer<S>, count: Int, lim
 public func scale<S: KernelScalar>(_ x: UnsafeMutablePointer<S>, count: Int, by factor: S) {
     for i in 0..<count { x[i] *= factor }
 }
+
+/// y[i] += x[i].
+@inlinable
+public func add<S: KernelScalar>(_ x: UnsafePointer<S>, into y: UnsafeMutablePointer<S>, count: Int) {
+    for i in 0..<count { y[i] += x[i] }
+}

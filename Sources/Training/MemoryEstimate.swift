@@ -9,7 +9,8 @@ struct MemoryEstimate {
     let bytesPerRank: Double
 
     /// In Double, so no size a config can name overflows.
-    init(config: Config, shape: ModelShape, ranks: Int) {
+    /// `threads` per rank: above one, each runs a replica with a gradient buffer of its own.
+    init(config: Config, shape: ModelShape, ranks: Int, threads: Int = 1) {
         let (V, H, L) = (Double(shape.vocabulary), Double(shape.hidden), Double(shape.layers))
         let G = Double(shape.cell.gates) * H
         let extraBias = shape.cell == .gru ? H : 0
@@ -18,8 +19,10 @@ struct MemoryEstimate {
         let slots = Double(config.train.optimizer.stateSlots)
         let rows = Double(config.train.batchSize) / Double(ranks), T = Double(config.train.seqLength)
         let activations = T * rows * ((2 * G + 4 * H) * L + 2 * V)
-        // Parameters, gradients and optimizer state, Float each, plus one chunk's activations.
-        bytesPerRank = 4 * (parameters * (2 + slots) + activations)
+        let replicaGradients = threads > 1 ? Double(threads) : 0
+        // Parameters, gradients (and the replicas') and optimizer state, Float each, plus one
+        // chunk's activations.
+        bytesPerRank = 4 * (parameters * (2 + slots + replicaGradients) + activations)
     }
 
     /// An input error when the ranks on this node would need more than the node has.

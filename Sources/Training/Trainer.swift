@@ -21,7 +21,10 @@ public final class Trainer {
     let exchange: StepExchange
     let optimizer: Optimizer<Float>
     let state: FlatBuffer<Float>     // (B/P, stateWidth): the carried state of this rank's rows
-    let work: Workspace<Float>
+    /// Activations of one micro-batch, when one thread runs it (nil when the threads run replicas).
+    let work: Workspace<Float>?
+    /// The rank's threads as replicas of the model, each with its share of the rows; nil for one.
+    let replicas: ThreadReplicas?
     let evaluator: Evaluator?
     let samplePrime: [Int32]
 
@@ -49,9 +52,13 @@ public final class Trainer {
         self.communicator = communicator
         data = try TrainingData(config: config, communicator: communicator)
         let shape = config.modelShape(vocabulary: data.vocabulary.count)
-        try communicator.agree { try MemoryEstimate(config: config, shape: shape, ranks: communicator.size).check(ranksOnNode: communicator.ranksOnNode) }
+        let threads = config.train.threads ?? defaultThreadCount(ranksOnNode: communicator.ranksOnNode)
+        try communicator.agree {
+            try MemoryEstimate(config: config, shape: shape, ranks: communicator.size, threads: threads)
+                .check(ranksOnNode: communicator.ranksOnNode)
+        }
+        self.threads = threads
         model = LanguageModel(shape: shape)
-        threads = config.train.threads ?? defaultThreadCount(ranksOnNode: communicator.ranksOnNode)
         parameters = FlatBuffer(count: model.layout.count)
         model.initialize(parameters, seed: UInt64(config.train.seed))
         exchange = StepExchange(layout: model.layout, buckets: model.gradientBuckets, communicator: communicator)
@@ -59,9 +66,12 @@ public final class Trainer {
         learningRate = LearningRate(schedule: config.schedule, base: config.train.lr)
         badSteps = BadStepPolicy(allowed: config.train.maxBadSteps)
         state = FlatBuffer(count: data.trainLayout.rows.count * model.shape.stateWidth)
-        // Activations for one micro-batch of B/(P·A) rows; validation runs all B/P rows at once,
-        // so with A > 1 it needs a workspace of its own.
-        work = model.makeWorkspace(steps: config.train.seqLength, rows: data.trainLayout.rows.count / config.train.accumulate)
+        // Activations for one micro-batch of B/(P·A) rows (split between the replicas when the
+        // threads run replicas); validation runs all B/P rows at once, so with A > 1 or replicas
+        // it needs a workspace of its own.
+        let microRows = data.trainLayout.rows.count / config.train.accumulate
+        replicas = ThreadReplicas(model: model, steps: config.train.seqLength, rows: microRows, threads: threads)
+        work = replicas == nil ? model.makeWorkspace(steps: config.train.seqLength, rows: microRows) : nil
         evaluator = Evaluator(model: model, data: data, communicator: communicator, threads: threads,
                               work: config.train.accumulate == 1 ? work : nil)
         random = RandomSource(seed: UInt64(config.train.seed) &+ 0x5A3D_1E)
@@ -169,6 +179,7 @@ public final class Trainer {
     func forwardBackward(_ batch: TokenBatch) throws -> (StepTotals, StopReason?) {
         try data.checkReads()  // a damaged token file block read while filling `batch`
         exchange.begin()
+        guard let work else { return try replicatedForwardBackward(batch) }
         let (rows, parts, W) = (work.rows, batch.rows / work.rows, model.shape.stateWidth)
         var vote: StopReason?
         var local = LossSum(nats: 0, tokens: 0)
@@ -190,6 +201,34 @@ public final class Trainer {
             }
             if parts > 1 { state.replace(rows: selected, width: W, with: carried) }
         }
+        return (try exchange.finish(), vote)
+    }
+
+    /// `forwardBackward` with the rank's threads as replicas: each micro-batch's rows split
+    /// between them, all at once, each replica's gradients in a buffer of its own; the sums then
+    /// go into the exchange together, so the output layer's bucket starts after BPTT here.
+    func replicatedForwardBackward(_ batch: TokenBatch) throws -> (StepTotals, StopReason?) {
+        let replicas = replicas!
+        let (parts, W) = (config.train.accumulate, model.shape.stateWidth)
+        let rows = batch.rows / parts
+        replicas.begin()
+        for part in 0..<parts {
+            replicas.run(first: part * rows) { r, selected in
+                let micro = batch.selecting(rows: selected)
+                let carried = state.copying(rows: selected, width: W)
+                let dropout = config.model.dropout > 0
+                    ? DropoutSeed(seed: UInt64(config.train.seed), step: step, firstRow: layout.rows.lowerBound + selected.lowerBound) : nil
+                let loss = model.run(micro, parameters: parameters, state: carried, gradients: replicas.gradients[r],
+                                     work: replicas.workspaces[r], threads: replicas.kernelThreads,
+                                     dropout: dropout, truncate: config.train.bpttTruncate)
+                state.replace(rows: selected, width: W, with: carried)
+                return loss
+            }
+        }
+        let local = replicas.sum(into: exchange.gradients, threads: threads)
+        let vote = stopRequested()
+        exchange.record(local, stopVote: vote != nil)
+        exchange.startBucket(0)
         return (try exchange.finish(), vote)
     }
 

@@ -51,6 +51,23 @@ final class AccumulationTests: XCTestCase {
         }
     }
 
+    /// Threads run replicas, each its share of the rows (`ThreadReplicas`): 2 and 3 threads
+    /// (3 shares of 8 rows are uneven; with accumulate 2, of 4), with dropout and the masked
+    /// targets, must train as one thread does, to rounding.
+    func testThreadReplicasTrainAsOneThreadDoes() throws {
+        for accumulate in [1, 2] {
+            let (one, reference) = try run(["train.accumulate=\(accumulate)"])
+            for threads in [2, 3] {
+                let (replicated, summary) = try run(["train.accumulate=\(accumulate)", "train.threads=\(threads)"])
+                assertSameRun(one, replicated, "\(threads) threads, accumulate \(accumulate)")
+                let worst = zip(reference.parameters, summary.parameters).map { abs($0 - $1) }.max()!
+                XCTAssertLessThan(worst, 1e-4, "\(threads) threads, accumulate \(accumulate): parameters drifted")
+                XCTAssertNotEqual(reference.parameters, summary.parameters,
+                                  "replicas sum their gradients in another order: equal to the bit means they did not run")
+            }
+        }
+    }
+
     func testABatchThatDoesNotDivideIntoMicroBatchesSaysSo() throws {
         XCTAssertThrowsError(try Trainer(config: config(["train.accumulate=3"]), communicator: SingleProcess())) { error in
             let error = error as! RNNDistError
