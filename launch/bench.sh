@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Usage: bash launch/bench.sh [STEPS]            models A, B, C against the peers
+# Usage: bash launch/bench.sh [STEPS]            models A, B, C against the peers (STEPS timed steps
+#                                                of B and C, default 40; A runs 10 × STEPS)
 #        bash launch/bench.sh --kernels          model B's products against OpenBLAS
 # Environment: RUNS=N (median of N runs, default 3); CLASS=native|avx2 (default native);
 #              SCRATCH=DIR (the build folder; default .build, .build-avx2 for CLASS=avx2);
@@ -119,13 +120,19 @@ SHAPES
     exit 0
 fi
 
+# Model A's steps are ~20 times shorter than B's and C's: it runs 10 × STEPS of them, so that
+# each of its figures, too, spans a second or more (40 steps of A, a tenth of a second, swung
+# 0.65–2.4 M tokens/s from run to run on a shared machine).
+model_steps() { if [ "$1" = A ]; then echo $((10 * steps)); else echo "$steps"; fi; }
+
 ours() {  # ours MODEL EXTRA... -> tokens/s
-    "$binary" bench --data "$data" --models "$1" --steps "$steps" "${@:2}" 2>/dev/null \
+    "$binary" bench --data "$data" --models "$1" --steps "$(model_steps "$1")" "${@:2}" 2>/dev/null \
         | python3 -c 'import json,sys; print(int(json.loads(sys.stdin.readline())["tokens_per_s"]))' || echo -
 }
-peer() {  # peer SCRIPT ARGS... -> tokens/s, or "-" without the peers
+peer() {  # peer MODEL SCRIPT ARGS... -> tokens/s, or "-" without the peers
+    local model_step_count; model_step_count=$(model_steps "$1"); shift
     if have_peers && [ -f "$peers/$1" ]; then
-        "${peer_env[@]}" "$py" "$peers/$1" --data "$data" --steps $((steps + 5)) --quiet "${@:2}" 2>/dev/null \
+        "${peer_env[@]}" "$py" "$peers/$1" --data "$data" --steps $((model_step_count + 5)) --quiet "${@:2}" 2>/dev/null \
             | tail -1 | python3 -c 'import json,sys; print(int(json.loads(sys.stdin.read())["tokens_per_s"]))' || echo -
     else
         echo "-"
@@ -146,13 +153,13 @@ for model in A B C; do
         two+=("$(ours $model --threads 2)")
         np2+=("$(ours $model --ranks 2 --threads 1)")
         if [ $cell = rnn ]; then
-            n1+=("$(peer numpy_batched_rnn.py --hidden $hidden --threads 1 "${numpy_args[@]}")")
-            n2+=("$(peer numpy_batched_rnn.py --hidden $hidden --threads 2 "${numpy_args[@]}")")
+            n1+=("$(peer $model numpy_batched_rnn.py --hidden $hidden --threads 1 "${numpy_args[@]}")")
+            n2+=("$(peer $model numpy_batched_rnn.py --hidden $hidden --threads 2 "${numpy_args[@]}")")
         else
             n1+=("-"); n2+=("-")   # the numpy peer has no LSTM
         fi
-        onehot+=("$(peer torch_charrnn.py --cell $cell --hidden $hidden --threads 2 --input onehot)")
-        embed+=("$(peer torch_charrnn.py --cell $cell --hidden $hidden --threads 2 --input embed)")
+        onehot+=("$(peer $model torch_charrnn.py --cell $cell --hidden $hidden --threads 2 --input onehot)")
+        embed+=("$(peer $model torch_charrnn.py --cell $cell --hidden $hidden --threads 2 --input embed)")
     done
     two=$(median "${two[@]}"); np2=$(median "${np2[@]}"); n1=$(median "${n1[@]}"); n2=$(median "${n2[@]}")
     onehot=$(median "${onehot[@]}"); embed=$(median "${embed[@]}")

@@ -37,8 +37,12 @@ final class WorkerPool: @unchecked Sendable {
     private var workers: [Worker] = []
 
     /// Runs `body(0)`, …, `body(parts − 1)`, on this thread and up to `parts − 1` workers.
+    /// With `onePerThread`, this thread runs part 0 only and each other part waits for a
+    /// worker: for long parts of equal size, where a worker slow to wake (a sleeping thread on a
+    /// busy machine can take a millisecond) must cost its delay, not have the caller run its
+    /// part after its own — which doubled a replicated step's time (`ThreadReplicas`).
     @usableFromInline
-    func run(parts: Int, _ body: (Int) -> Void) {
+    func run(parts: Int, onePerThread: Bool = false, _ body: (Int) -> Void) {
         precondition(parts < 1 << 16, "WorkerPool: too many parts")
         guard parts > 1, busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
             for index in 0..<parts { body(index) }
@@ -54,22 +58,24 @@ final class WorkerPool: @unchecked Sendable {
             for worker in workers where worker.sleeping.exchange(false, ordering: .sequentiallyConsistent) {
                 worker.wake.signal()
             }
-            runClaimedParts()
+            runClaimedParts(atMost: onePerThread ? 1 : parts)
             while finished.load(ordering: .acquiring) < parts {}
             work = nil
         }
     }
 
-    /// Claims and runs parts of the current job until none is left.
+    /// Claims and runs parts of the current job until none is left (or `atMost` ran).
     @inline(never)
-    private func runClaimedParts() {
-        while true {
+    private func runClaimedParts(atMost: Int = .max) {
+        var ran = 0
+        while ran < atMost {
             let current = ticket.load(ordering: .acquiring)
             guard current & 0xFFFF < (current >> 16) & 0xFFFF else { return }
             guard ticket.compareExchange(expected: current, desired: current + 1,
                                          ordering: .acquiringAndReleasing).exchanged else { continue }
             runPart(Int(current & 0xFFFF))
             finished.add(1, ordering: .releasing)
+            ran += 1
         }
     }
 
@@ -83,13 +89,17 @@ final class WorkerPool: @unchecked Sendable {
     private func startWorker() {
         let worker = Worker()
         workers.append(worker)
-        let thread = Thread { [self] in loop(worker) }
+        // The generation before the job that starts this worker is published: a worker that
+        // read it only once running could take that job for an old one and wait for the next,
+        // leaving a part that only it may run (`onePerThread`) to no one.
+        let seen = ticket.load(ordering: .acquiring) >> 32
+        let thread = Thread { [self] in loop(worker, seen: seen) }
         thread.name = "rnn-dist worker"
         thread.start()
     }
 
-    private func loop(_ worker: Worker) {
-        var seen = ticket.load(ordering: .acquiring) >> 32
+    private func loop(_ worker: Worker, seen start: UInt64) {
+        var seen = start
         while true {
             var idleSince = DispatchTime.now().uptimeNanoseconds
             var spins = 0

@@ -43,9 +43,7 @@ final class ThreadReplicas: @unchecked Sendable {  // each replica's buffers are
     func run(first: Int, _ pass: (_ replica: Int, _ rows: Range<Int>) -> LossSum) {
         withoutActuallyEscaping(pass) { pass in
             let job = Job(replicas: self, first: first, pass: pass)
-            parallelFor(count, threads: count) { replicas in
-                for r in replicas { job.run(r) }
-            }
+            runOnePartPerThread(count) { job.run($0) }
         }
     }
 

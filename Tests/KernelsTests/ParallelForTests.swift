@@ -34,4 +34,27 @@ final class ParallelForTests: XCTestCase {
         }
         XCTAssertEqual((0..<64).map { hits[$0] }, [Int](repeating: 1, count: 64))
     }
+
+    /// `runOnePartPerThread`: every part once, each on a thread of its own — also the first job
+    /// of a worker started for it (a part count larger than any before starts one; such a worker
+    /// once took its first job for an old one and left its part to no one: a hang) and after the
+    /// workers fell asleep.
+    func testOnePartPerThreadRunsEachPartOnItsOwnThread() {
+        let threadOfPart = UnsafeMutablePointer<UInt>.allocate(capacity: 16)
+        defer { threadOfPart.deallocate() }
+        let shared = SendablePointer(threadOfPart)
+        for parts in [2, 3, 2, 6, 7, 8, 16, 5] {
+            for pause in [false, true] {
+                threadOfPart.initialize(repeating: 0, count: 16)
+                if pause { usleep(2_000) }
+                runOnePartPerThread(parts) { part in
+                    usleep(200)   // long enough that a free thread would take a second part
+                    shared.base[part] = UInt(pthread_self())
+                }
+                let threads = (0..<parts).map { threadOfPart[$0] }
+                XCTAssertFalse(threads.contains(0), "\(parts) parts: one did not run")
+                XCTAssertEqual(Set(threads).count, parts, "\(parts) parts: two ran on one thread")
+            }
+        }
+    }
 }
