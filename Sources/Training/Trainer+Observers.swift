@@ -7,13 +7,16 @@ extension Trainer {
         try communicator.agree {
             guard communicator.rank == 0 else { return [] }
             let console = Progress(totalSteps: totalSteps, isTerminal: interactive)
+            // In the order each step's event reaches them: the checkpoint as soon as the step's
+            // metrics line is written (a resume keeps the lines up to its step), before the plot
+            // and the sample, so that a stop within a launcher's grace time waits for neither.
             var observers: [TrainingObserver] = [ProgressReporter(console: console)]
-            if let metrics = config.log.metrics {
-                observers += [MetricsRecorder(log: try MetricsLog(path: metrics, resumedAt: step)), LossPlotter(metrics: metrics)]
-            }
-            observers.append(SampleReporter(console: console, every: config.sample.every, length: config.sample.length))
+            let metrics = config.log.metrics
+            if let metrics { observers.append(MetricsRecorder(log: try MetricsLog(path: metrics, resumedAt: step))) }
             observers.append(CheckpointWriter(store: CheckpointStore(directory: config.checkpoint.dir, keep: config.checkpoint.keep),
                                               console: console))
+            if let metrics { observers.append(LossPlotter(metrics: metrics)) }
+            observers.append(SampleReporter(console: console, every: config.sample.every, length: config.sample.length))
             return observers
         }
     }
