@@ -2,8 +2,9 @@
 # Usage: bash launch/setup.sh
 #
 # Installs what building, running and testing rnn-dist needs beyond a Swift toolchain, when it
-# is missing: OpenMPI (mpirun, and <mpi.h> found through pkg-config's ompi-c), pkg-config, and
-# pgrep (the multi-rank tests find rank processes with it). As root on Debian it runs apt-get;
+# is missing: OpenMPI (mpirun, and <mpi.h> found through pkg-config's ompi-c), pkg-config,
+# pgrep (the multi-rank tests find rank processes with it) and iproute2's ip and tc (the
+# two-host test and launch/two-hosts.sh build a network with them). As root on Debian it runs apt-get;
 # otherwise it prints the apt-get line to run and exits 2. launch/quickstart.sh and .ci/run
 # both start with it, so the README's two commands and CI install the same things.
 set -euo pipefail
@@ -13,6 +14,7 @@ command -v mpirun >/dev/null 2>&1 || need+=(openmpi-bin)
 pkg-config --exists ompi-c 2>/dev/null || need+=(libopenmpi-dev)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v pgrep >/dev/null 2>&1 || need+=(procps)
+{ command -v ip && command -v tc; } >/dev/null 2>&1 || need+=(iproute2)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 install="apt-get install -y --no-install-recommends ${need[*]}"
