@@ -19,8 +19,13 @@ public protocol Communicator: AnyObject, Sendable {
     func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws
 
     /// Starts the same sum without waiting for it; the buffer must stay untouched until the
-    /// returned reduction's `wait()` returns.
+    /// returned reduction's `wait()` returns (or its `test()` returns true).
     func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> PendingReduction
+
+    /// Starts summing `buffer`, bfloat16 values (`BFloat16`), over all ranks without waiting:
+    /// each pair of partial sums is added in float32 and rounded to the nearest bfloat16, so
+    /// half the bytes of a float32 sum cross the network. The same rules as `startAllreduceSum`.
+    func startAllreduceBFloat16Sum(_ buffer: UnsafeMutableBufferPointer<UInt16>) throws -> PendingReduction
 
     /// Copies `buffer` from `root` to every other rank.
     func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws
@@ -37,12 +42,19 @@ public protocol Communicator: AnyObject, Sendable {
 public protocol PendingReduction: AnyObject {
     /// Blocks until the sum is in the buffer.
     func wait() throws
+
+    /// Moves the sum along without blocking and says whether it is complete. Over TCP a
+    /// non-blocking collective advances only while the process is inside the MPI library, so a
+    /// caller with work to do calls this between pieces of it. Only the thread that started the
+    /// reduction may call it (MPI_THREAD_FUNNELED).
+    func test() throws -> Bool
 }
 
 /// A reduction that was complete when it started (one process).
 public final class CompletedReduction: PendingReduction {
     public init() {}
     public func wait() throws {}
+    public func test() throws -> Bool { true }
 }
 
 /// One process, no launcher: every collective is the identity.
@@ -53,6 +65,9 @@ public final class SingleProcess: Communicator {
     public var ranksOnNode: Int { 1 }
     public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws {}
     public func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> PendingReduction {
+        CompletedReduction()
+    }
+    public func startAllreduceBFloat16Sum(_ buffer: UnsafeMutableBufferPointer<UInt16>) throws -> PendingReduction {
         CompletedReduction()
     }
     public func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws {}

@@ -22,6 +22,14 @@ final class MPIPendingReduction: PendingReduction {
         try MPICommunicator.check("MPI_Wait", MPI_Wait(&request, cmpi_status_ignore()))
         request = nil
     }
+
+    func test() throws -> Bool {
+        guard request != nil else { return true }
+        var done: Int32 = 0
+        try MPICommunicator.check("MPI_Test", MPI_Test(&request, &done, cmpi_status_ignore()))
+        if done != 0 { request = nil }
+        return done != 0
+    }
 }
 
 /// The communicator of a job started by `mpirun` (or srun): OpenMPI's MPI_COMM_WORLD.
@@ -34,6 +42,8 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     public let size: Int
     public let ranksOnNode: Int
     private let world: MPI_Comm
+    /// The sum of bfloat16 values (`BFloat16.accumulate`), a user-defined MPI operation.
+    private var bfloat16Sum: MPI_Op?
     private var finalized = false
 
     public init() throws {
@@ -56,6 +66,13 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         try Self.check("MPI_Comm_size", MPI_Comm_size(node, &value))
         ranksOnNode = Int(value)
         try Self.check("MPI_Comm_free", MPI_Comm_free(&node))
+        // Commutative (1): MPI may combine the partial sums in any order; float addition
+        // commutes exactly, and the tree is the same on every rank.
+        try Self.check("MPI_Op_create", MPI_Op_create({ input, sum, length, _ in
+            guard let input, let sum, let length else { return }
+            BFloat16.accumulate(input.assumingMemoryBound(to: UInt16.self),
+                                into: sum.assumingMemoryBound(to: UInt16.self), count: Int(length.pointee))
+        }, 1, &bfloat16Sum))
     }
 
     public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
@@ -81,6 +98,15 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         return MPIPendingReduction(request: request)
     }
 
+    public func startAllreduceBFloat16Sum(_ buffer: UnsafeMutableBufferPointer<UInt16>) throws -> PendingReduction {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return CompletedReduction() }
+        precondition(buffer.count <= Int(Int32.max), "a bfloat16 reduction of more than 2³¹ − 1 values")
+        var request: MPI_Request? = nil
+        try Self.check("MPI_Iallreduce", MPI_Iallreduce(cmpi_in_place(), base, Int32(buffer.count), cmpi_uint16(),
+                                                        bfloat16Sum, world, &request))
+        return MPIPendingReduction(request: request)
+    }
+
     public func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws {
         guard let base = buffer.baseAddress else { return }
         var offset = 0
@@ -100,6 +126,7 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     public func finalize() {
         guard !finalized else { return }
         finalized = true
+        if bfloat16Sum != nil { MPI_Op_free(&bfloat16Sum) }
         MPI_Finalize()
     }
 

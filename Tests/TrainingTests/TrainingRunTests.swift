@@ -97,6 +97,9 @@ final class TrainingRunTests: XCTestCase {
             func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> PendingReduction {
                 CompletedReduction()
             }
+            func startAllreduceBFloat16Sum(_ buffer: UnsafeMutableBufferPointer<UInt16>) throws -> PendingReduction {
+                CompletedReduction()
+            }
             func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws {}
             func abort(code: Int32) -> Never { fatalError() }
             func finalize() {}

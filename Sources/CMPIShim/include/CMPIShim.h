@@ -8,6 +8,8 @@
 static inline MPI_Comm cmpi_comm_world(void) { return MPI_COMM_WORLD; }
 static inline MPI_Datatype cmpi_float(void) { return MPI_FLOAT; }
 static inline MPI_Datatype cmpi_byte(void) { return MPI_BYTE; }
+static inline MPI_Datatype cmpi_uint16(void) { return MPI_UINT16_T; }
+static inline MPI_Op cmpi_op_null(void) { return MPI_OP_NULL; }
 static inline MPI_Op cmpi_sum(void) { return MPI_SUM; }
 static inline void *cmpi_in_place(void) { return MPI_IN_PLACE; }
 static inline MPI_Info cmpi_info_null(void) { return MPI_INFO_NULL; }
