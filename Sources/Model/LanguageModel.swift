@@ -81,7 +81,8 @@ public struct LanguageModel<S: KernelScalar>: Sendable {
     }
 
     /// The parameters' tensors grouped by the moment `run` finishes their gradients: the output
-    /// layer's when it calls `outputGradientsReady`, the recurrent layers' when it returns. A
+    /// layer's when it calls `outputGradientsReady`, the recurrent layers' by the time it returns
+    /// (a `GradientListener` hears of them piece by piece before that). A
     /// trainer reduces each group across ranks as soon as it is final (PyTorch DDP's buckets,
     /// built from these specs rather than from the order the tensors were created in).
     public var gradientBuckets: [[TensorSpec]] {
@@ -98,12 +99,13 @@ public struct LanguageModel<S: KernelScalar>: Sendable {
     /// `dropout` switches dropout on (training); `truncate` limits BPTT (`RecurrentLayer`).
     /// `outputGradientsReady` is called once the output layer's gradients (U, b2: the end of
     /// the layout) are final, before the recurrent layers' backward pass — a trainer starts
-    /// their allreduce there, so it travels while BPTT runs.
+    /// their allreduce there, so it travels while BPTT runs. `listener` hears of the recurrent
+    /// layers' gradients as they become final, and is polled while they compute (`GradientListener`).
     @inlinable
     public func run(_ batch: TokenBatch, parameters: FlatBuffer<S>, state: FlatBuffer<S>,
                     gradients: FlatBuffer<S>?, work: Workspace<S>, threads: Int,
                     dropout: DropoutSeed? = nil, truncate: Int? = nil,
-                    outputGradientsReady: ((LossSum) -> Void)? = nil) -> LossSum {
+                    outputGradientsReady: ((LossSum) -> Void)? = nil, listener: GradientListener? = nil) -> LossSum {
         precondition(parameters.count == layout.count, "parameter buffer does not match the layout")
         precondition(work.steps == batch.steps && work.rows == batch.rows, "workspace shape differs from batch")
         precondition(state.count == batch.rows * shape.stateWidth, "state is not (B, stateWidth)")
@@ -118,7 +120,7 @@ public struct LanguageModel<S: KernelScalar>: Sendable {
                 layers[l].backward(tokens: batch.inputs, below: below,
                                    belowGradient: l == 0 ? nil : work.layers[l - 1].hiddenGrads.base,
                                    steps: T, rows: B, parameters: parameters, gradients: gradients,
-                                   work: work.layers[l], threads: threads, truncate: truncate)
+                                   work: work.layers[l], threads: threads, truncate: truncate, listener: listener)
                 if l > 0, dropout != nil, let mask = work.layers[l - 1].dropoutMask {
                     let g = work.layers[l - 1].hiddenGrads.base
                     for i in 0..<(T * B * H) { g[i] *= mask.base[i] }

@@ -111,10 +111,18 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
     /// sweep carries the gradient through the whole chunk:
     ///     g_t = ∂loss/∂h_t + (dR_{t+1} · Wh + direct_{t+1}),   (dP_t, dR_t) = cell′(g_t)
     ///     dWh = Σ_t dR_tᵀ h_{t−1},   db = Σ_t dP_t,   dWe[x_t] += dP_t  or  dWx = Σ_t dP_tᵀ x_t
+    ///
+    /// With a `listener`, BPTT polls it every time step, and the weight gradients are reported
+    /// final as they are: the input weight and biases first (one pass over dP), then dWh in
+    /// blocks of output rows (`recurrentGradientBlockRows`), each reported as soon as it is
+    /// computed. A block is the same product restricted to rows of dRᵀ, and every element is
+    /// summed over the T·B positions in the same order, so the result is bit-identical to one
+    /// product.
     @inlinable
     public func backward(tokens: [Int32], below: UnsafePointer<S>?, belowGradient: UnsafeMutablePointer<S>?,
                          steps T: Int, rows B: Int, parameters: FlatBuffer<S>, gradients: FlatBuffer<S>,
-                         work: LayerWorkspace<S>, threads: Int, truncate: Int? = nil) {
+                         work: LayerWorkspace<S>, threads: Int, truncate: Int? = nil,
+                         listener: GradientListener? = nil) {
         let (H, G) = (hidden, gateWidth)
         let window = truncate ?? T
         if window < T {   // several origins add into the same step's gradients
@@ -172,6 +180,7 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
                     let upstream = p.upstream.base + (t * B + lo) * H
                     for i in 0..<(n * H) { g[i] += upstream[i] }
                     backStep(t)
+                    listener?.poll()
                 }
                 carry.update(from: g, count: n * H)
                 p.cellCarry.map { ($0.base + lo * H).update(from: dc, count: n * H) }
@@ -181,6 +190,7 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
                     dc.update(repeating: 0, count: n * H)
                     let last = max(0, origin - window)
                     for s in stride(from: origin, through: last, by: -1) { backStep(s) }
+                    listener?.poll()
                     if last == 0 {
                         for i in 0..<(n * H) { carry[i] += g[i] }
                         if let cellCarry = p.cellCarry { for i in 0..<(n * H) { cellCarry.base[lo * H + i] += dc[i] } }
@@ -189,8 +199,6 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
             }
         }
         let dR = (work.recurrentGrads ?? work.gateGrads).base
-        gemm(m: G, n: H, k: T * B, a: dR, lda: G, transposeA: true, b: work.states.base, ldb: H,
-             c: gradients.view(recurrentWeight), ldc: H, accumulate: true, threads: threads, scratch: work.packing)
         let dP = work.gateGrads.base
         let sums = (dP: SendableConstPointer(UnsafePointer(dP)), dR: SendableConstPointer(UnsafePointer(dR)),
                     db: SendablePointer(gradients.view(bias)),
@@ -219,8 +227,47 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
         if case .dense(let I) = input {
             gemm(m: G, n: I, k: T * B, a: dP, lda: G, transposeA: true, b: below!, ldb: I,
                  c: gradients.view(inputWeight), ldc: I, accumulate: true, threads: threads, scratch: work.packing)
+        }
+        if let listener {
+            for tensor in [inputWeight, bias] + (recurrentBias.map { [$0] } ?? []) {
+                listener.gradientsFinal(tensor.offset..<(tensor.offset + tensor.count))
+            }
+        }
+        // dWh = dRᵀ·H over all T·B positions (H: the states h_0 … h_{T−1}, (T·B, H)). With a
+        // listener, in blocks of output rows, each reported when computed; the states are then
+        // packed once for all the blocks (the same values the single product reads).
+        let dWh = gradients.view(recurrentWeight)
+        let blockRows = recurrentGradientBlockRows
+        if let listener, blockRows < G {
+            work.packing.pack(work.states.base, ldb: H, transposed: false, k: T * B, n: H, threads: threads)
+            for row in stride(from: 0, to: G, by: blockRows) {
+                let rows = min(blockRows, G - row)
+                gemm(m: rows, a: dR + row, lda: G, transposeA: true, packed: work.packing,
+                     c: dWh + row * H, ldc: H, accumulate: true, threads: threads)
+                let first = recurrentWeight.offset + row * H
+                listener.gradientsFinal(first..<(first + rows * H))
+                listener.poll()
+            }
+        } else {
+            gemm(m: G, n: H, k: T * B, a: dR, lda: G, transposeA: true, b: work.states.base, ldb: H,
+                 c: dWh, ldc: H, accumulate: true, threads: threads, scratch: work.packing)
+            listener?.gradientsFinal(recurrentWeight.offset..<(recurrentWeight.offset + recurrentWeight.count))
+        }
+        if case .dense(let I) = input {
             gemm(m: T * B, n: I, k: G, a: dP, lda: G, b: parameters.view(inputWeight), ldb: I,
                  c: belowGradient!, ldc: I, accumulate: false, threads: threads, scratch: work.packing)
         }
+    }
+
+    /// Rows of dWh per block reported to a listener: about 12 K values, 48 KB of float32 — under
+    /// OpenMPI's TCP eager limit (64 KB with its header), so each message of a block's
+    /// reduction goes out at once instead of waiting for a rendezvous handshake, and the last
+    /// block, which the step waits for, is short. A multiple of 8 rows, the height of the
+    /// AVX-512 and NEON tiles, so that few blocks end inside a tile (which costs a little
+    /// speed, never a bit of the result: the rows of a tile are independent).
+    @inlinable
+    public var recurrentGradientBlockRows: Int {
+        let rows = max(8, (12_288 / max(hidden, 1)) / 8 * 8)
+        return min(rows, gateWidth)
     }
 }

@@ -1,0 +1,71 @@
+import XCTest
+import Synchronization
+import Kernels
+import Model
+import TestSupport
+
+/// Records what a backward pass reports to its `GradientListener`, and what the gradient
+/// buffer held at each report.
+final class RecordingListener: GradientListener, @unchecked Sendable {
+    let gradients: FlatBuffer<Float>
+    private(set) var ranges: [Range<Int>] = []
+    /// Each reported range's values at the moment it was reported.
+    private(set) var snapshots: [[Float]] = []
+    let polls = Atomic<Int>(0)
+
+    init(gradients: FlatBuffer<Float>) { self.gradients = gradients }
+
+    func gradientsFinal(_ range: Range<Int>) {
+        ranges.append(range)
+        snapshots.append(Array(gradients.array[range]))
+    }
+
+    func poll() { polls.add(1, ordering: .relaxed) }
+}
+
+/// The backward pass reports the recurrent layers' gradients piece by piece so they can be
+/// reduced while the rest computes; that must change no bit of them.
+final class StreamedGradientTests: XCTestCase {
+    func testStreamedGradientsAreBitIdenticalAndFinalWhenReported() {
+        // Hidden sizes that make several dWh blocks, the last one partial.
+        let shapes: [(String, ModelShape, Int?)] = [
+            ("rnn H 160", ModelShape(vocabulary: 29, hidden: 160), nil),
+            ("gru H 104, 2 layers", ModelShape(vocabulary: 23, hidden: 104, cell: .gru, layers: 2), nil),
+            ("lstm H 72, 2 layers, truncated", ModelShape(vocabulary: 31, hidden: 72, cell: .lstm, layers: 2), 3),
+        ]
+        let (T, B) = (7, 11)
+        for (name, shape, truncate) in shapes {
+            var random = TestRandom(seed: 16)
+            let model = LanguageModel<Float>(shape: shape)
+            let parameters = FlatBuffer(random.uniform(model.layout.count, scale: 0.3).map(Float.init))
+            let state = random.uniform(B * shape.stateWidth, scale: 0.5).map(Float.init)
+            let batch = TokenBatch(steps: T, rows: B, inputs: random.tokens(T * B, below: shape.vocabulary),
+                                   targets: random.tokens(T * B, below: shape.vocabulary))
+            let plain = FlatBuffer<Float>(count: model.layout.count)
+            _ = model.run(batch, parameters: parameters, state: FlatBuffer(state), gradients: plain,
+                          work: model.makeWorkspace(steps: T, rows: B), threads: 2, truncate: truncate)
+            let streamed = FlatBuffer<Float>(count: model.layout.count)
+            let listener = RecordingListener(gradients: streamed)
+            _ = model.run(batch, parameters: parameters, state: FlatBuffer(state), gradients: streamed,
+                          work: model.makeWorkspace(steps: T, rows: B), threads: 2, truncate: truncate, listener: listener)
+
+            XCTAssertEqual(streamed.array, plain.array, "\(name): streaming changed the gradients")
+            // Every recurrent tensor reported exactly once, nothing of the output layer's.
+            let reported = listener.ranges.flatMap { Array($0) }
+            let recurrent = model.layout.ranges(covering: model.layers.flatMap(\.tensors)).flatMap { Array($0) }
+            XCTAssertEqual(reported.sorted(), recurrent, "\(name): reported ranges")
+            // What was reported was already final.
+            for (range, snapshot) in zip(listener.ranges, listener.snapshots) {
+                XCTAssertEqual(snapshot, Array(plain.array[range]), "\(name): \(range) changed after it was reported final")
+            }
+            for layer in model.layers {
+                let wh = layer.recurrentWeight
+                let blocks = listener.ranges.filter { $0.overlaps(wh.offset..<(wh.offset + wh.count)) }
+                let expected = (layer.gateWidth + layer.recurrentGradientBlockRows - 1) / layer.recurrentGradientBlockRows
+                XCTAssertEqual(blocks.count, expected, "\(name): dWh of layer \(layer.index) in \(expected) blocks")
+                XCTAssertGreaterThan(expected, 1, "\(name): the shape should make several blocks")
+            }
+            XCTAssertGreaterThanOrEqual(listener.polls.load(ordering: .relaxed), T, "\(name): BPTT polls every step")
+        }
+    }
+}
