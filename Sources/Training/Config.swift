@@ -46,6 +46,7 @@ public struct Config: Sendable, Equatable {
         public var stallTimeout = 600.0
         public var earlyStop: Int?             // validations without a new best before stopping
         public var keepOptimizer = false       // --init-from: keep the checkpoint's optimizer state
+        public var allreduceDtype: AllreduceType = .float32   // how gradients cross the network
     }
     public struct Checkpoint: Sendable, Equatable {
         public var dir = "checkpoints"

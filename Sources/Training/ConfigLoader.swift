@@ -104,6 +104,7 @@ public enum ConfigLoader {
         try train.double("stall_timeout", &config.train.stallTimeout, "a number of seconds > 0") { $0 > 0 }
         try train.optionalInt("early_stop", &config.train.earlyStop, atLeast: 1)
         try train.bool("keep_optimizer", &config.train.keepOptimizer)
+        try train.choice("allreduce_dtype", &config.train.allreduceDtype)
         try train.finish()
 
         var checkpoint = try reader("checkpoint")

@@ -2,60 +2,94 @@ import Foundation
 import Distributed
 import Model
 
+/// How gradients cross the network (`train.allreduce_dtype`). `bfloat16` rounds each rank's
+/// gradient sums to bfloat16 (`BFloat16`, nearest even), and each pair of partial sums is added
+/// in float32 and rounded again: half the bytes of `float32`, results that differ in the last
+/// bits (8 significant bits per value instead of 24). The loss, token and stop sums always
+/// travel as float32.
+public enum AllreduceType: String, Sendable, CaseIterable {
+    case float32, bfloat16
+}
+
 /// What one training step sends between the ranks, and the one place that knows how: the
 /// gradient sums of this rank's rows, its loss sum, its token count and its stop vote go in;
 /// the same sums over every rank come out.
 ///
-/// The gradients are reduced in buckets, each started as soon as the model has finished its
-/// tensors (`LanguageModel.gradientBuckets`), so the output layer's travel while BPTT runs.
-/// The three scalars ride in the reduction of whichever bucket ends the layout, right after
-/// its gradients in one buffer, so they cost no message of their own:
+/// Every part of the gradient is reduced, without blocking, as soon as it is final: the output
+/// layer's bucket (`LanguageModel.gradientBuckets`) before BPTT starts, the recurrent layers'
+/// piece by piece as the backward pass reports them (`GradientListener`), and the backward pass
+/// polls the exchange so those reductions move while it computes (over TCP a non-blocking
+/// collective advances only inside MPI calls). The three scalars ride in the reduction of the
+/// bucket that ends the layout, right after its gradients in one buffer, so they cost no
+/// message of their own (with `bfloat16` they go as a float32 message beside it):
 ///
 ///     buffer = [ gradients (n, the parameters' layout) | loss sum | token count | stop votes ]
 ///
-/// One step: `begin`, then the model's backward pass adds into `gradients`, `record` the
-/// local scalars and `startBucket` each bucket as it becomes final, then `finish`.
-public final class StepExchange {
+/// One step: `begin`, then the model's backward pass adds into `gradients`, `record` the local
+/// scalars and `startBucket(0)`, the listener calls, then `finish`, which reduces whatever was
+/// not started and waits for the rest. Every rank starts the same reductions in the same order
+/// (the model's shape decides them), as MPI's collectives require.
+///
+/// `communicationSeconds` is what the step spent inside the communicator: starting and
+/// polling reductions, and waiting in `finish` for those still in flight — the time the step
+/// did not compute because of the network.
+public final class StepExchange: GradientListener, @unchecked Sendable {
     /// ∂loss/∂parameters, summed over this rank's rows until `finish` and over all ranks
     /// after it: exactly the parameters' layout, for clipping and the optimizer.
     public let gradients: FlatBuffer<Float>
+    public let type: AllreduceType
     private let buffer: FlatBuffer<Float>
+    /// The gradients as sent, with `bfloat16`.
+    private let wire: BFloat16Buffer?
     private let communicator: Communicator
-    /// Per bucket, the ranges of `buffer` one reduction each sends, in the order started.
+    /// Per bucket, the ranges of `buffer` it covers.
     private let bucketRanges: [[Range<Int>]]
-    private var pending: [[PendingReduction]]
-    private var started: [Bool]
+    /// Reductions in flight or done this step, in the order started.
+    private var reductions: [Reduction] = []
+    /// Reductions before this index have completed.
+    private var firstIncomplete = 0
     private var failure: Error?
     private var recorded = false
-    /// Seconds this step spent starting and waiting for reductions (what the step waited).
+    /// The thread that began the step: the only one that may call MPI (MPI_THREAD_FUNNELED),
+    /// and so the only one on which `poll` does anything.
+    private var owner = pthread_self()
+    /// Seconds this step spent in the communicator (above).
     public private(set) var communicationSeconds = 0.0
 
     private enum Scalar: Int, CaseIterable { case lossSum, tokenCount, stopVotes }
 
+    private struct Reduction {
+        let range: Range<Int>          // of `buffer`
+        let pending: PendingReduction
+        let onWire: Bool               // sent as bfloat16 through `wire`: widened when complete
+    }
+
     /// `buckets`: the layout's tensors grouped in the order their gradients become final; every
     /// tensor belongs to exactly one bucket.
-    public init(layout: ParameterLayout, buckets: [[TensorSpec]], communicator: Communicator) {
+    public init(layout: ParameterLayout, buckets: [[TensorSpec]], communicator: Communicator,
+                type: AllreduceType = .float32) {
         let n = layout.count
         precondition(buckets.flatMap { $0 }.sorted { $0.offset < $1.offset } == layout.tensors,
                      "every tensor must belong to exactly one gradient bucket")
         buffer = FlatBuffer(count: n + Scalar.allCases.count)
         gradients = buffer.prefix(n)
+        self.type = type
+        wire = type == .bfloat16 ? BFloat16Buffer(count: n) : nil
         self.communicator = communicator
         bucketRanges = buckets.map { bucket in
             layout.ranges(covering: bucket).map { $0.upperBound == n ? $0.lowerBound..<(n + Scalar.allCases.count) : $0 }
         }
-        pending = bucketRanges.map { _ in [] }
-        started = bucketRanges.map { _ in false }
     }
 
     /// Clears the sums for a new step.
     public func begin() {
         buffer.zero()
-        pending = bucketRanges.map { _ in [] }
-        started = bucketRanges.map { _ in false }
+        reductions = []
+        firstIncomplete = 0
         failure = nil
         recorded = false
         communicationSeconds = 0
+        owner = pthread_self()
     }
 
     /// This rank's loss sum and token count, and whether it asks the job to stop after this step.
@@ -69,40 +103,100 @@ public final class StepExchange {
     /// Starts reducing bucket `index`, whose gradients are final, without waiting. Called from
     /// inside the model's backward pass, so a failure is kept and thrown by `finish`.
     public func startBucket(_ index: Int) {
-        precondition(!started[index], "bucket \(index) started twice")
         precondition(recorded || !carriesScalars(index), "record the step's scalars before their bucket starts")
-        started[index] = true
-        let start = Date()
-        do {
-            pending[index] = try bucketRanges[index].map { range in
-                try buffer.withUnsafeMutableBufferPointer {
-                    try communicator.startAllreduceSum(UnsafeMutableBufferPointer(rebasing: $0[range]))
-                }
-            }
-        } catch {
-            failure = failure ?? error
-        }
-        communicationSeconds += Date().timeIntervalSince(start)
+        timed { for range in bucketRanges[index] { start(range) } }
     }
 
-    /// Reduces the buckets not started yet, waits for all, and returns the step's global sums.
+    /// `GradientListener`: starts reducing `range` of the gradients, which the backward pass
+    /// will not write again this step.
+    public func gradientsFinal(_ range: Range<Int>) {
+        precondition(range.upperBound <= gradients.count, "a gradient range past the gradients")
+        timed { start(range) }
+    }
+
+    /// `GradientListener`: moves the reductions in flight along, in the order started, on the
+    /// thread that began the step (on any other thread it returns at once).
+    public func poll() {
+        guard firstIncomplete < reductions.count, pthread_equal(pthread_self(), owner) != 0 else { return }
+        timed {
+            do {
+                while firstIncomplete < reductions.count, try reductions[firstIncomplete].pending.test() {
+                    firstIncomplete += 1
+                }
+            } catch {
+                failure = failure ?? error
+            }
+        }
+    }
+
+    /// Reduces what was not started yet, waits for all, and returns the step's global sums.
     public func finish() throws -> StepTotals {
         precondition(recorded, "record the step's scalars before finishing it")
         let start = Date()
         defer { communicationSeconds += Date().timeIntervalSince(start) }
+        for gap in unstarted() { self.start(gap) }
         if let failure { throw failure }
-        for index in bucketRanges.indices where !started[index] {
-            for range in bucketRanges[index] {
-                try buffer.withUnsafeMutableBufferPointer {
-                    try communicator.allreduceSum(UnsafeMutableBufferPointer(rebasing: $0[range]))
+        for reduction in reductions { try reduction.pending.wait() }
+        if let wire {
+            for reduction in reductions where reduction.onWire {
+                buffer.withUnsafeMutableBufferPointer {
+                    wire.widen(at: reduction.range.lowerBound, into: UnsafeMutableBufferPointer(rebasing: $0[reduction.range]))
                 }
             }
         }
-        for reduction in pending.joined() { try reduction.wait() }
         let n = gradients.count
         return StepTotals(lossSum: Double(buffer[n + Scalar.lossSum.rawValue]),
                           tokens: Double(buffer[n + Scalar.tokenCount.rawValue]),
                           stopVotes: Int(buffer[n + Scalar.stopVotes.rawValue]))
+    }
+
+    /// Starts the reduction of `range` of the buffer: with `bfloat16`, its gradients through
+    /// `wire` and its scalars, if any, as float32. A failure is kept for `finish`.
+    private func start(_ range: Range<Int>) {
+        precondition(!reductions.contains { $0.range.overlaps(range) }, "a gradient range reduced twice in one step")
+        guard !range.isEmpty else { return }
+        let n = gradients.count
+        do {
+            if let wire {
+                let (sent, scalars) = (range.clamped(to: 0..<n), range.clamped(to: n..<buffer.count))
+                if !sent.isEmpty {
+                    let pending = try buffer.withUnsafeMutableBufferPointer {
+                        try wire.startSum(of: UnsafeBufferPointer(rebasing: $0[sent]), at: sent.lowerBound, communicator: communicator)
+                    }
+                    reductions.append(Reduction(range: sent, pending: pending, onWire: true))
+                }
+                if !scalars.isEmpty { try startFloat32(scalars) }
+            } else {
+                try startFloat32(range)
+            }
+        } catch {
+            failure = failure ?? error
+        }
+    }
+
+    private func startFloat32(_ range: Range<Int>) throws {
+        let pending = try buffer.withUnsafeMutableBufferPointer {
+            try communicator.startAllreduceSum(UnsafeMutableBufferPointer(rebasing: $0[range]))
+        }
+        reductions.append(Reduction(range: range, pending: pending, onWire: false))
+    }
+
+    /// The parts of the buffer no reduction covers yet, in order: the same on every rank.
+    private func unstarted() -> [Range<Int>] {
+        var gaps: [Range<Int>] = []
+        var next = 0
+        for range in reductions.map(\.range).sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            if range.lowerBound > next { gaps.append(next..<range.lowerBound) }
+            next = max(next, range.upperBound)
+        }
+        if next < buffer.count { gaps.append(next..<buffer.count) }
+        return gaps
+    }
+
+    private func timed(_ body: () -> Void) {
+        let start = Date()
+        body()
+        communicationSeconds += Date().timeIntervalSince(start)
     }
 
     private func carriesScalars(_ index: Int) -> Bool {

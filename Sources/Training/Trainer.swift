@@ -61,7 +61,8 @@ public final class Trainer {
         model = LanguageModel(shape: shape)
         parameters = FlatBuffer(count: model.layout.count)
         model.initialize(parameters, seed: UInt64(config.train.seed))
-        exchange = StepExchange(layout: model.layout, buckets: model.gradientBuckets, communicator: communicator)
+        exchange = StepExchange(layout: model.layout, buckets: model.gradientBuckets, communicator: communicator,
+                                type: config.train.allreduceDtype)
         optimizer = Optimizer(config.optimizerSettings, parameterCount: model.layout.count)
         learningRate = LearningRate(schedule: config.schedule, base: config.train.lr)
         badSteps = BadStepPolicy(allowed: config.train.maxBadSteps)
@@ -173,8 +174,9 @@ public final class Trainer {
 
     /// One forward and backward pass over this rank's rows — as `train.accumulate` micro-batches
     /// of B/(P·A) rows, each from its rows' slice of the carried state, their gradients adding up
-    /// in the exchange — with the gradient buckets handed to the exchange as the model finishes
-    /// them (the output layer's at the last micro-batch, with the step's loss and token sums);
+    /// in the exchange — with the gradients handed to the exchange as the model finishes them in
+    /// the last micro-batch (the output layer's with the step's loss and token sums, then the
+    /// recurrent layers' piece by piece);
     /// returns the step's sums over every rank and this rank's own stop vote.
     func forwardBackward(_ batch: TokenBatch) throws -> (StepTotals, StopReason?) {
         try data.checkReads()  // a damaged token file block read while filling `batch`
@@ -190,15 +192,18 @@ public final class Trainer {
             // Masks follow the global row, so any rank count and micro-batching draw the same ones.
             let dropout = config.model.dropout > 0
                 ? DropoutSeed(seed: UInt64(config.train.seed), step: step, firstRow: layout.rows.lowerBound + selected.lowerBound) : nil
+            let isLast = part == parts - 1
             _ = model.run(micro, parameters: parameters, state: carried, gradients: exchange.gradients, work: work,
-                          threads: threads, dropout: dropout, truncate: config.train.bpttTruncate) { [exchange, stopRequested] loss in
-                local.nats += loss.nats
-                local.tokens += loss.tokens
-                guard part == parts - 1 else { return }
-                vote = stopRequested()
-                exchange.record(local, stopVote: vote != nil)
-                exchange.startBucket(0)
-            }
+                          threads: threads, dropout: dropout, truncate: config.train.bpttTruncate,
+                          outputGradientsReady: { [exchange, stopRequested] loss in
+                              local.nats += loss.nats
+                              local.tokens += loss.tokens
+                              guard isLast else { return }
+                              vote = stopRequested()
+                              exchange.record(local, stopVote: vote != nil)
+                              exchange.startBucket(0)
+                          },
+                          listener: isLast ? exchange : nil)   // earlier micro-batches' sums are not final
             if parts > 1 { state.replace(rows: selected, width: W, with: carried) }
         }
         return (try exchange.finish(), vote)

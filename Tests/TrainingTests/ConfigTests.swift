@@ -34,6 +34,15 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(config.checkpoint.dir, "checkpoints/test")
         XCTAssertEqual(config.log.metrics, "runs/test/metrics.jsonl")
         XCTAssertEqual(config.clipping, .value(5))
+        XCTAssertEqual(config.train.allreduceDtype, .float32)
+    }
+
+    func testTheAllreduceTypeIsFloat32OrBFloat16() throws {
+        XCTAssertEqual(try decode(#"{"data": {"path": "x"}}"#, overrides: ["train.allreduce_dtype=bfloat16"]).train.allreduceDtype,
+                       .bfloat16)
+        assertInputError(#"{"data": {"path": "x"}}"#, overrides: ["train.allreduce_dtype=float16"],
+                         mentions: ["train.allreduce_dtype", "float16", "\"float32\", \"bfloat16\""])
+        assertInputError(#"{"data": {"path": "x"}, "train": {"allreduce_dtype": 16}}"#, mentions: ["train.allreduce_dtype", "16"])
     }
 
     func testShippedConfigsLoad() throws {

@@ -20,6 +20,11 @@ final class IdenticalRanks: Communicator, @unchecked Sendable {
         try allreduceSum(buffer)
         return CompletedReduction()
     }
+    func startAllreduceBFloat16Sum(_ buffer: UnsafeMutableBufferPointer<UInt16>) throws -> PendingReduction {
+        reduced.append(buffer.count)
+        for i in buffer.indices { buffer[i] = BFloat16.bits(rounding: BFloat16.float(buffer[i]) * Float(size)) }
+        return CompletedReduction()
+    }
     func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws {}
     func abort(code: Int32) -> Never { fatalError("abort \(code)") }
     func finalize() {}
@@ -62,6 +67,78 @@ final class StepExchangeTests: XCTestCase {
         XCTAssertFalse(totals.stopRequested)
         exchange.begin()
         XCTAssertEqual(Set(exchange.gradients.array), [0], "begin clears the sums")
+    }
+}
+
+/// The exchange as the backward pass drives it: pieces reported final, polls, and bfloat16.
+final class StreamedExchangeTests: XCTestCase {
+    /// Ranges reported by the listener are reduced once each, and `finish` reduces exactly the
+    /// rest: every element is summed once, in any split.
+    func testReportedRangesAndTheRestAreEachReducedOnce() throws {
+        let model = LanguageModel<Float>(shape: ModelShape(vocabulary: 9, hidden: 6, cell: .gru, layers: 2))
+        let ranks = IdenticalRanks(size: 2)
+        let exchange = StepExchange(layout: model.layout, buckets: model.gradientBuckets, communicator: ranks)
+        exchange.begin()
+        for i in 0..<exchange.gradients.count { exchange.gradients[i] = Float(i % 13) }
+        exchange.record(LossSum(nats: 1.5, tokens: 8), stopVote: false)
+        exchange.startBucket(0)
+        let wh = model.layers[1].recurrentWeight
+        exchange.gradientsFinal(wh.offset..<(wh.offset + 7))
+        exchange.poll()
+        exchange.gradientsFinal((wh.offset + 7)..<(wh.offset + wh.count))
+        let totals = try exchange.finish()
+        XCTAssertEqual(exchange.gradients.array, (0..<exchange.gradients.count).map { 2 * Float($0 % 13) })
+        XCTAssertEqual(totals, StepTotals(lossSum: 3, tokens: 16, stopVotes: 0))
+        XCTAssertEqual(ranks.reduced.reduce(0, +), model.layout.count + 3)
+        XCTAssertEqual(Array(ranks.reduced[1...2]), [7, wh.count - 7], "the reported pieces, in the order reported")
+    }
+
+    /// With bfloat16 the gradients come back as the bfloat16 sum of their rounded values and
+    /// the scalars exact (float32, a message of their own), whatever their size.
+    func testBFloat16RoundsTheGradientsAndKeepsTheScalarsExact() throws {
+        let model = LanguageModel<Float>(shape: ModelShape(vocabulary: 5, hidden: 4))
+        let ranks = IdenticalRanks(size: 3)
+        let exchange = StepExchange(layout: model.layout, buckets: model.gradientBuckets, communicator: ranks, type: .bfloat16)
+        exchange.begin()
+        let values = (0..<exchange.gradients.count).map { Float($0) * 0.1234567 - 1.5 }
+        for (i, value) in values.enumerated() { exchange.gradients[i] = value }
+        exchange.record(LossSum(nats: 123_456.5, tokens: 1_000_001), stopVote: true)
+        exchange.startBucket(0)
+        let totals = try exchange.finish()
+        for (i, value) in values.enumerated() {
+            let expected = BFloat16.float(BFloat16.bits(rounding: BFloat16.float(BFloat16.bits(rounding: value)) * 3))
+            XCTAssertEqual(exchange.gradients[i], expected, "gradient \(i)")
+            XCTAssertEqual(exchange.gradients[i], 3 * value, accuracy: abs(3 * value) / 128 + 1e-7)
+        }
+        XCTAssertEqual(totals, StepTotals(lossSum: Double(Float(123_456.5)) * 3, tokens: 3_000_003, stopVotes: 3))
+        XCTAssertTrue(ranks.reduced.contains(3), "the scalars travel as float32 on their own: \(ranks.reduced)")
+    }
+}
+
+final class BFloat16Tests: XCTestCase {
+    /// Round to nearest, ties to even, against the definition: the nearer of the two bfloat16
+    /// neighbours, the even one at a tie.
+    func testRoundingIsToNearestEven() {
+        var random = RandomSource(seed: 16)
+        var samples: [Float] = [0, -0, 1, -1, .leastNonzeroMagnitude, .greatestFiniteMagnitude, 3.0e38, -3.4e38,
+                                Float(bitPattern: 0x3F80_8000), Float(bitPattern: 0x3F81_8000),   // ties: down to even, up to even
+                                Float(bitPattern: 0x3F80_8001), Float(bitPattern: 0x3F80_7FFF)]
+        for _ in 0..<10_000 { samples.append(Float(bitPattern: UInt32(truncatingIfNeeded: random.next()))) }
+        for x in samples where x.isFinite {
+            let down = UInt16(x.bitPattern >> 16), up = down &+ 1
+            // Past the largest finite bfloat16 the next "value" is 2¹²⁸, where IEEE rounding puts
+            // the overflow threshold.
+            let high = up & 0x7FFF == 0x7F80 ? (x < 0 ? -0x1p128 : 0x1p128) : Double(BFloat16.float(up))
+            let (toLow, toHigh) = (abs(Double(x) - Double(BFloat16.float(down))), abs(Double(x) - high))
+            let expected = toLow < toHigh || (toLow == toHigh && down % 2 == 0) ? down : up
+            XCTAssertEqual(BFloat16.bits(rounding: x), expected, "\(x) (0x\(String(x.bitPattern, radix: 16)))")
+        }
+        XCTAssertEqual(BFloat16.bits(rounding: Float(bitPattern: 0x3F80_8000)), 0x3F80)
+        XCTAssertEqual(BFloat16.bits(rounding: Float(bitPattern: 0x3F81_8000)), 0x3F82)
+        XCTAssertEqual(BFloat16.float(BFloat16.bits(rounding: .greatestFiniteMagnitude)), .infinity, "past the largest bfloat16")
+        XCTAssertEqual(BFloat16.float(BFloat16.bits(rounding: -.infinity)), -.infinity)
+        XCTAssertTrue(BFloat16.float(BFloat16.bits(rounding: .nan)).isNaN)
+        XCTAssertTrue(BFloat16.float(BFloat16.bits(rounding: Float(bitPattern: 0x7F80_0001))).isNaN, "a NaN whose payload is low bits")
     }
 }
 
