@@ -10,8 +10,12 @@ final class TwoHostTests: MultiRankTestCase {
     /// The second host's address, as the script sets it up.
     static let remoteHost = "10.216.16.2"
 
+    /// One thread per rank on both: by default a rank alone on its host would run a thread per
+    /// core, as replicas whose sums add in another order (`ThreadReplicas`), while two ranks on
+    /// one host run one each; the comparison is of the network, not of the thread count.
     func training(_ name: String, steps: Int, _ extra: [String] = []) -> [String] {
         [TestPaths.config("berkshire.json"), "--set", "data.path=\(corpus!)", "--set", "train.max_steps=\(steps)",
+         "--set", "train.threads=1",
          "--set", "log.every=1", "--set", "log.val_every=10", "--set", "checkpoint.every=10",
          "--set", "checkpoint.dir=\(name)/ckpt", "--set", "log.metrics=\(name)/metrics.jsonl",
          "--set", "train.sync_check_every=5", "--dump-parameters", name] + extra
