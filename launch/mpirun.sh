@@ -34,15 +34,6 @@ flags=(-np "$ranks" --bind-to none --mca odls_base_sigkill_timeout "${OMPI_MCA_o
 [ "$ranks" -gt "$(nproc)" ] && flags+=(--oversubscribe)
 [ "$(id -u)" -eq 0 ] && flags+=(--allow-run-as-root)
 
-set -m   # background jobs get process groups of their own
-mpirun "${flags[@]}" "$binary" "$@" &
-job=$!
-set +m
-trap 'kill -USR1 "$job" 2>/dev/null || true' TERM INT USR1
-# `wait` returns early when a trapped signal arrives; wait again until mpirun has exited.
-while true; do
-    status=0
-    wait "$job" || status=$?
-    kill -0 "$job" 2>/dev/null || break
-done
-exit "$status"
+# shellcheck source=lib/forward-stops.sh
+source "$(dirname "$0")/lib/forward-stops.sh"
+run_forwarding_stops mpirun "${flags[@]}" "$binary" "$@"

@@ -111,15 +111,6 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 echo "two-hosts.sh: hosts $addr_a ($ns_a) and $addr_b ($ns_b), link ${rate:-unlimited}, $per_host rank(s) each" >&2
 
-set -m   # mpirun in a process group of its own, out of reach of a terminal's Ctrl-C
-ip netns exec "$ns_a" mpirun "${flags[@]}" "$@" &
-job=$!
-set +m
-trap 'kill -USR1 "$job" 2>/dev/null || true' TERM INT USR1 HUP
-# `wait` returns early when a trapped signal arrives; wait again until mpirun has exited.
-while true; do
-    status=0
-    wait "$job" || status=$?
-    kill -0 "$job" 2>/dev/null || break
-done
-exit "$status"
+# shellcheck source=lib/forward-stops.sh
+source "$(dirname "$0")/lib/forward-stops.sh"
+run_forwarding_stops ip netns exec "$ns_a" mpirun "${flags[@]}" "$@"
