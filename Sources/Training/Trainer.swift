@@ -189,9 +189,7 @@ public final class Trainer {
             let selected = (part * rows)..<((part + 1) * rows)
             let micro = parts == 1 ? batch : batch.selecting(rows: selected)
             let carried = parts == 1 ? state : state.copying(rows: selected, width: W)
-            // Masks follow the global row, so any rank count and micro-batching draw the same ones.
-            let dropout = config.model.dropout > 0
-                ? DropoutSeed(seed: UInt64(config.train.seed), step: step, firstRow: layout.rows.lowerBound + selected.lowerBound) : nil
+            let dropout = dropoutSeed(rows: selected)
             let isLast = part == parts - 1
             _ = model.run(micro, parameters: parameters, state: carried, gradients: exchange.gradients, work: work,
                           threads: threads, dropout: dropout, truncate: config.train.bpttTruncate,
@@ -221,8 +219,7 @@ public final class Trainer {
             replicas.run(first: part * rows) { r, selected in
                 let micro = batch.selecting(rows: selected)
                 let carried = state.copying(rows: selected, width: W)
-                let dropout = config.model.dropout > 0
-                    ? DropoutSeed(seed: UInt64(config.train.seed), step: step, firstRow: layout.rows.lowerBound + selected.lowerBound) : nil
+                let dropout = dropoutSeed(rows: selected)
                 let loss = model.run(micro, parameters: parameters, state: carried, gradients: replicas.gradients[r],
                                      work: replicas.workspaces[r], threads: replicas.kernelThreads,
                                      dropout: dropout, truncate: config.train.bpttTruncate)
@@ -235,6 +232,13 @@ public final class Trainer {
         exchange.record(local, stopVote: vote != nil)
         exchange.startBucket(0)
         return (try exchange.finish(), vote)
+    }
+
+    /// This step's dropout masks for this rank's rows `rows` (nil without dropout). Masks follow
+    /// the global row, so any rank count, micro-batching or thread replicas draw the same ones.
+    func dropoutSeed(rows: Range<Int>) -> DropoutSeed? {
+        guard config.model.dropout > 0 else { return nil }
+        return DropoutSeed(seed: UInt64(config.train.seed), step: step, firstRow: layout.rows.lowerBound + rows.lowerBound)
     }
 
     /// Turns the summed gradients into the mean over the global batch's sequences (the loss is
