@@ -34,11 +34,14 @@ final class WorkerPool: @unchecked Sendable {
     /// The current job's body; set by the caller before the ticket publishes the job and
     /// cleared after its last part finished, so a worker reads it only while it holds a part.
     private var work: ((Int) -> Void)?
+    /// How many parts of the current job one thread may run: 1 for `onePerThread`. Set before
+    /// the ticket publishes the job, like `work`.
+    private let partsPerThread = Atomic<Int>(.max)
     private var workers: [Worker] = []
 
     /// Runs `body(0)`, …, `body(parts − 1)`, on this thread and up to `parts − 1` workers.
-    /// With `onePerThread`, this thread runs part 0 only and each other part waits for a
-    /// worker: for long parts of equal size, where a worker slow to wake (a sleeping thread on a
+    /// With `onePerThread`, every thread (this one too) runs one part only, so each part waits
+    /// for a thread of its own: for long parts of equal size, where a worker slow to wake (a sleeping thread on a
     /// busy machine can take a millisecond) must cost its delay, not have the caller run its
     /// part after its own — which doubled a replicated step's time (`ThreadReplicas`).
     @usableFromInline
@@ -54,23 +57,25 @@ final class WorkerPool: @unchecked Sendable {
             work = body
             finished.store(0, ordering: .relaxed)
             let generation = (ticket.load(ordering: .relaxed) >> 32) &+ 1
+            partsPerThread.store(onePerThread ? 1 : .max, ordering: .relaxed)
             ticket.store(generation << 32 | UInt64(parts) << 16, ordering: .sequentiallyConsistent)
             for worker in workers where worker.sleeping.exchange(false, ordering: .sequentiallyConsistent) {
                 worker.wake.signal()
             }
-            runClaimedParts(atMost: onePerThread ? 1 : parts)
+            runClaimedParts(of: generation, atMost: onePerThread ? 1 : .max)
             while finished.load(ordering: .acquiring) < parts {}
             work = nil
         }
     }
 
-    /// Claims and runs parts of the current job until none is left (or `atMost` ran).
+    /// Claims and runs parts of job `generation` until none is left (or `atMost` ran), and
+    /// none of a later job.
     @inline(never)
-    private func runClaimedParts(atMost: Int = .max) {
+    private func runClaimedParts(of generation: UInt64, atMost: Int) {
         var ran = 0
         while ran < atMost {
             let current = ticket.load(ordering: .acquiring)
-            guard current & 0xFFFF < (current >> 16) & 0xFFFF else { return }
+            guard current >> 32 == generation, current & 0xFFFF < (current >> 16) & 0xFFFF else { return }
             guard ticket.compareExchange(expected: current, desired: current + 1,
                                          ordering: .acquiringAndReleasing).exchanged else { continue }
             runPart(Int(current & 0xFFFF))
@@ -118,7 +123,7 @@ final class WorkerPool: @unchecked Sendable {
                 idleSince = DispatchTime.now().uptimeNanoseconds
             }
             seen = ticket.load(ordering: .acquiring) >> 32
-            runClaimedParts()
+            runClaimedParts(of: seen, atMost: partsPerThread.load(ordering: .relaxed))
         }
     }
 }
