@@ -154,6 +154,12 @@ public final class StepExchange: GradientListener, @unchecked Sendable {
     /// `wire` and its scalars, if any, as float32. A failure is kept for `finish`.
     private func start(_ range: Range<Int>) {
         precondition(!reductions.contains { $0.range.overlaps(range) }, "a gradient range reduced twice in one step")
+        if range.count > messageElements {
+            for first in stride(from: range.lowerBound, to: range.upperBound, by: messageElements) {
+                start(first..<min(first + messageElements, range.upperBound))
+            }
+            return
+        }
         guard !range.isEmpty else { return }
         let n = gradients.count
         do {
@@ -173,6 +179,15 @@ public final class StepExchange: GradientListener, @unchecked Sendable {
             failure = failure ?? error
         }
     }
+
+    /// The most elements one reduction carries: 48 KB on the wire, under OpenMPI's TCP eager
+    /// limit (64 KB with its header), so that each message goes out at once. A larger one
+    /// (the output layer's or the input weights' 130 KB in model B) waits for a rendezvous
+    /// handshake, round trips that advance only while both ranks are inside MPI. Over two
+    /// hosts at 1 Gbit/s (model B, three interleaved pairs of 60-step runs) the step's comm_s
+    /// was 10.4–11.9 ms with 48 KB pieces against 11.6–25.4 ms without.
+    /// `RecurrentLayer.recurrentGradientBlockRows` sizes dWh's blocks the same way.
+    private var messageElements: Int { wire == nil ? 12_288 : 24_576 }
 
     private func startFloat32(_ range: Range<Int>) throws {
         let pending = try buffer.withUnsafeMutableBufferPointer {

@@ -93,6 +93,28 @@ final class StreamedExchangeTests: XCTestCase {
         XCTAssertEqual(Array(ranks.reduced[1...2]), [7, wh.count - 7], "the reported pieces, in the order reported")
     }
 
+    /// A range larger than one message (48 KB on the wire) goes as pieces of at most 48 KB,
+    /// each reduced once, in order.
+    func testLargeRangesGoAsPiecesUnderTheEagerLimit() throws {
+        let model = LanguageModel<Float>(shape: ModelShape(vocabulary: 5, hidden: 200))   // Wh: 40,000 values
+        let wh = model.layers[0].recurrentWeight
+        for (type, bytes) in [(AllreduceType.float32, 4), (.bfloat16, 2)] {
+            let ranks = IdenticalRanks(size: 2)
+            let exchange = StepExchange(layout: model.layout, buckets: model.gradientBuckets, communicator: ranks, type: type)
+            exchange.begin()
+            for i in 0..<exchange.gradients.count { exchange.gradients[i] = Float(i % 5) }
+            exchange.record(LossSum(nats: 1, tokens: 1), stopVote: false)
+            exchange.gradientsFinal(wh.offset..<(wh.offset + wh.count))
+            exchange.startBucket(0)
+            _ = try exchange.finish()
+            XCTAssertEqual(exchange.gradients.array, (0..<exchange.gradients.count).map { 2 * Float($0 % 5) }, "\(type)")
+            let most = 49_152 / bytes
+            let pieces = stride(from: 0, to: wh.count, by: most).map { min(most, wh.count - $0) }
+            XCTAssertEqual(Array(ranks.reduced.prefix(pieces.count)), pieces, "\(type): dWh in pieces of at most 48 KB, in order")
+            XCTAssertTrue(ranks.reduced.allSatisfy { $0 <= most }, "\(type): \(ranks.reduced)")
+        }
+    }
+
     /// With bfloat16 the gradients come back as the bfloat16 sum of their rounded values and
     /// the scalars exact (float32, a message of their own), whatever their size.
     func testBFloat16RoundsTheGradientsAndKeepsTheScalarsExact() throws {
