@@ -53,10 +53,12 @@ public func parallelFor(_ count: Int, threads: Int, grain: Int = 1,
 /// Runs `body(0)`, …, `body(parts − 1)` at once, each on a thread of its own: part 0 on this
 /// thread, the others on the `WorkerPool`'s. For a few long parts of equal size (a replica's
 /// whole pass), where handing a late worker's part to this thread would run two in a row.
-public func runOnePartPerThread(_ parts: Int, _ body: @Sendable (Int) -> Void) {
+/// `whileWaiting` is called over and over on this thread between the end of its part and the
+/// end of the others' (to keep a network transfer moving, `ReplicaExchange`).
+public func runOnePartPerThread(_ parts: Int, whileWaiting: (() -> Void)? = nil, _ body: @Sendable (Int) -> Void) {
     precondition(parts >= 1)
     if parts == 1 { body(0); return }
-    WorkerPool.shared.run(parts: parts, onePerThread: true, body)
+    WorkerPool.shared.run(parts: parts, onePerThread: true, whileWaiting: whileWaiting, body)
 }
 
 /// How many of `threads` are worth using for `work` units when each thread should get at least

@@ -44,8 +44,10 @@ final class WorkerPool: @unchecked Sendable {
     /// for a thread of its own: for long parts of equal size, where a worker slow to wake (a sleeping thread on a
     /// busy machine can take a millisecond) must cost its delay, not have the caller run its
     /// part after its own — which doubled a replicated step's time (`ThreadReplicas`).
+    /// `whileWaiting`, if given, is called over and over on this thread once its own parts
+    /// are done, until the workers' are.
     @usableFromInline
-    func run(parts: Int, onePerThread: Bool = false, _ body: (Int) -> Void) {
+    func run(parts: Int, onePerThread: Bool = false, whileWaiting: (() -> Void)? = nil, _ body: (Int) -> Void) {
         precondition(parts < 1 << 16, "WorkerPool: too many parts")
         guard parts > 1, busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
             for index in 0..<parts { body(index) }
@@ -63,7 +65,7 @@ final class WorkerPool: @unchecked Sendable {
                 worker.wake.signal()
             }
             runClaimedParts(of: generation, atMost: onePerThread ? 1 : .max)
-            while finished.load(ordering: .acquiring) < parts {}
+            while finished.load(ordering: .acquiring) < parts { whileWaiting?() }
             work = nil
         }
     }

@@ -29,6 +29,10 @@ public struct LossSum: Sendable, Equatable {
     public var nats: Double
     public var tokens: Int
     public init(nats: Double, tokens: Int) { self.nats = nats; self.tokens = tokens }
+
+    public static let zero = LossSum(nats: 0, tokens: 0)
+    public static func + (a: LossSum, b: LossSum) -> LossSum { LossSum(nats: a.nats + b.nats, tokens: a.tokens + b.tokens) }
+    public static func += (a: inout LossSum, b: LossSum) { a = a + b }
 }
 
 /// Where a training step's dropout masks come from. The mask of global row b at `step` depends

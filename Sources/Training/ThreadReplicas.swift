@@ -3,7 +3,8 @@ import Model
 
 /// A rank's threads as replicas of the model, the way ranks are: each thread runs the forward
 /// and backward pass of its own share of the rank's rows, with one-thread kernels, into a
-/// gradient buffer of its own; the buffers are then summed in replica order.
+/// gradient buffer of its own; the buffers are summed in replica order, piece by piece as the
+/// last micro-batch's backward passes finish them (`ReplicaExchange`).
 ///
 /// Rows are independent in the model, so this computes the gradient of the same rows as one
 /// thread does (to rounding: the sum's order differs). It replaces splitting each matrix
@@ -27,7 +28,7 @@ final class ThreadReplicas: @unchecked Sendable {  // each replica's buffers are
         shares = partition(rows, parts: count)
         workspaces = shares.map { model.makeWorkspace(steps: steps, rows: $0.count) }
         gradients = shares.map { _ in FlatBuffer(count: model.layout.count) }
-        losses = shares.map { _ in LossSum(nats: 0, tokens: 0) }
+        losses = shares.map { _ in .zero }
     }
 
     var count: Int { shares.count }
@@ -35,16 +36,22 @@ final class ThreadReplicas: @unchecked Sendable {  // each replica's buffers are
     /// Clears the replicas' gradient and loss sums for a new step.
     func begin() {
         for buffer in gradients { buffer.zero() }
-        for r in losses.indices { losses[r] = LossSum(nats: 0, tokens: 0) }
+        for r in losses.indices { losses[r] = .zero }
     }
 
     /// Runs `pass(r, rows)` for every replica r at once, one thread each; `rows` are its rows
-    /// of the micro-batch that starts at row `first`. The pass returns its loss sum.
-    func run(first: Int, _ pass: (_ replica: Int, _ rows: Range<Int>) -> LossSum) {
+    /// of the micro-batch that starts at row `first`. The pass returns its loss sum. This
+    /// thread calls `whileWaiting` over and over once its replica is done, until all are.
+    func run(first: Int, whileWaiting: (() -> Void)? = nil, _ pass: (_ replica: Int, _ rows: Range<Int>) -> LossSum) {
         withoutActuallyEscaping(pass) { pass in
             let job = Job(replicas: self, first: first, pass: pass)
-            runOnePartPerThread(count) { job.run($0) }
+            runOnePartPerThread(count, whileWaiting: whileWaiting) { job.run($0) }
         }
+    }
+
+    /// The replicas' loss sums since `begin`, added in replica order.
+    var loss: LossSum {
+        losses.reduce(.zero, +)
     }
 
     /// One `run`'s work, handed to the threads: replica r touches only its own buffers.
@@ -56,21 +63,7 @@ final class ThreadReplicas: @unchecked Sendable {  // each replica's buffers are
         func run(_ r: Int) {
             let share = replicas.shares[r]
             let loss = pass(r, (first + share.lowerBound)..<(first + share.upperBound))
-            replicas.losses[r].nats += loss.nats
-            replicas.losses[r].tokens += loss.tokens
+            replicas.losses[r] += loss
         }
-    }
-
-    /// Adds every replica's gradients, in replica order, to `total` (split by index ranges
-    /// between `threads` threads) and returns the replicas' summed loss.
-    func sum(into total: FlatBuffer<Float>, threads: Int) -> LossSum {
-        let target = SendablePointer(total.base)
-        let sources = gradients.map { SendableConstPointer(UnsafePointer($0.base)) }
-        parallelFor(total.count, threads: threads, grain: 4096) { range in
-            for source in sources {
-                add(source.base + range.lowerBound, into: target.base + range.lowerBound, count: range.count)
-            }
-        }
-        return losses.reduce(LossSum(nats: 0, tokens: 0)) { LossSum(nats: $0.nats + $1.nats, tokens: $0.tokens + $1.tokens) }
     }
 }

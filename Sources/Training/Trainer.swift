@@ -184,7 +184,7 @@ public final class Trainer {
         guard let work else { return try replicatedForwardBackward(batch) }
         let (rows, parts, W) = (work.rows, batch.rows / work.rows, model.shape.stateWidth)
         var vote: StopReason?
-        var local = LossSum(nats: 0, tokens: 0)
+        var local = LossSum.zero
         for part in 0..<parts {
             let selected = (part * rows)..<((part + 1) * rows)
             let micro = parts == 1 ? batch : batch.selecting(rows: selected)
@@ -194,8 +194,7 @@ public final class Trainer {
             _ = model.run(micro, parameters: parameters, state: carried, gradients: exchange.gradients, work: work,
                           threads: threads, dropout: dropout, truncate: config.train.bpttTruncate,
                           outputGradientsReady: { [exchange, stopRequested] loss in
-                              local.nats += loss.nats
-                              local.tokens += loss.tokens
+                              local += loss
                               guard isLast else { return }
                               vote = stopRequested()
                               exchange.record(local, stopVote: vote != nil)
@@ -208,30 +207,36 @@ public final class Trainer {
     }
 
     /// `forwardBackward` with the rank's threads as replicas: each micro-batch's rows split
-    /// between them, all at once, each replica's gradients in a buffer of its own; the sums then
-    /// go into the exchange together, so the output layer's bucket starts after BPTT here.
+    /// between them, all at once, each replica's gradients in a buffer of its own. In the last
+    /// micro-batch the replicas' sums go into the exchange piece by piece, each as soon as
+    /// every replica has finished it (`ReplicaExchange`), as one thread's do.
     func replicatedForwardBackward(_ batch: TokenBatch) throws -> (StepTotals, StopReason?) {
         let replicas = replicas!
         let (parts, W) = (config.train.accumulate, model.shape.stateWidth)
         let rows = batch.rows / parts
-        replicas.begin()
-        for part in 0..<parts {
-            replicas.run(first: part * rows) { r, selected in
-                let micro = batch.selecting(rows: selected)
-                let carried = state.copying(rows: selected, width: W)
-                let dropout = dropoutSeed(rows: selected)
-                let loss = model.run(micro, parameters: parameters, state: carried, gradients: replicas.gradients[r],
-                                     work: replicas.workspaces[r], threads: replicas.kernelThreads,
-                                     dropout: dropout, truncate: config.train.bpttTruncate)
-                state.replace(rows: selected, width: W, with: carried)
-                return loss
-            }
+        func pass(_ r: Int, _ selected: Range<Int>, streaming: ReplicaExchange?) -> LossSum {
+            let micro = batch.selecting(rows: selected)
+            let carried = state.copying(rows: selected, width: W)
+            let loss = model.run(micro, parameters: parameters, state: carried, gradients: replicas.gradients[r],
+                                 work: replicas.workspaces[r], threads: replicas.kernelThreads,
+                                 dropout: dropoutSeed(rows: selected), truncate: config.train.bpttTruncate,
+                                 outputGradientsReady: { streaming?.outputFinal(replica: r, loss: $0) },
+                                 listener: streaming?.listener(replica: r))
+            state.replace(rows: selected, width: W, with: carried)
+            return loss
         }
-        let local = replicas.sum(into: exchange.gradients, threads: threads)
-        let vote = stopRequested()
-        exchange.record(local, stopVote: vote != nil)
-        exchange.startBucket(0)
-        return (try exchange.finish(), vote)
+        replicas.begin()
+        for part in 0..<(parts - 1) {   // earlier micro-batches' sums are not final
+            replicas.run(first: part * rows) { r, selected in pass(r, selected, streaming: nil) }
+        }
+        let streaming = ReplicaExchange(replicas: replicas, exchange: exchange,
+                                        outputRanges: model.layout.ranges(covering: model.gradientBuckets[0]),
+                                        earlierLoss: replicas.loss, stopVote: stopRequested)
+        replicas.run(first: (parts - 1) * rows, whileWaiting: streaming.poll) { r, selected in
+            pass(r, selected, streaming: streaming)
+        }
+        streaming.finish()
+        return (try exchange.finish(), streaming.vote)
     }
 
     /// This step's dropout masks for this rank's rows `rows` (nil without dropout). Masks follow

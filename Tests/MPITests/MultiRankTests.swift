@@ -53,10 +53,12 @@ final class MultiRankTests: MultiRankTestCase {
     }
 
     /// The same for a 2-layer LSTM with dropout between the layers (its masks depend on the
-    /// global row, not on the rank that holds it).
+    /// global row, not on the rank that holds it), with 2 threads per rank: thread replicas
+    /// whose sums stream into the ranks' reductions (`ReplicaExchange`).
     func testTwoRanksAgreeWithOneProcessForATwoLayerLSTM() throws {
         let arguments = { (name: String) in
             [TestPaths.config("berkshire.json"), "--set", "data.path=\(self.corpus!)", "--set", "train.max_steps=30",
+             "--set", "train.threads=2",
              "--set", "model.cell=lstm", "--set", "model.layers=2", "--set", "model.hidden_size=32",
              "--set", "model.dropout=0.1", "--set", "train.optimizer=adam", "--set", "train.lr=0.003",
              "--set", "log.every=1", "--set", "log.val_every=null", "--set", "log.metrics=\(name)/metrics.jsonl",

@@ -1,0 +1,62 @@
+import XCTest
+import Kernels
+import Model
+import TestSupport
+@testable import Training
+
+/// Thread replicas hand their gradient sums to the step's exchange piece by piece while they
+/// run, as one thread's backward pass does (`ReplicaExchange`).
+final class ReplicaExchangeTests: XCTestCase {
+    /// The exchange ends with the sums of adding the replicas' whole buffers in replica order,
+    /// bit for bit; every element is reduced once; the output layer's bucket (with the loss
+    /// and token sums) goes first; and every piece but possibly the last one reported starts
+    /// its reduction before the replicas have all ended — without streaming, none would.
+    func testReplicaSumsStreamIntoTheExchangeWhileTheReplicasRun() throws {
+        let cases: [(String, ModelShape, Int)] = [
+            ("gru H 104, 2 layers, 2 replicas", ModelShape(vocabulary: 23, hidden: 104, cell: .gru, layers: 2), 2),
+            ("rnn H 160, 3 replicas", ModelShape(vocabulary: 29, hidden: 160), 3),
+        ]
+        let (T, B) = (7, 11)
+        for (name, shape, threads) in cases {
+            var random = TestRandom(seed: 11)
+            let model = LanguageModel<Float>(shape: shape)
+            let parameters = FlatBuffer(random.uniform(model.layout.count, scale: 0.3).map(Float.init))
+            let state = FlatBuffer(random.uniform(B * shape.stateWidth, scale: 0.5).map(Float.init))
+            let batch = TokenBatch(steps: T, rows: B, inputs: random.tokens(T * B, below: shape.vocabulary),
+                                   targets: random.tokens(T * B, below: shape.vocabulary))
+            let replicas = try XCTUnwrap(ThreadReplicas(model: model, steps: T, rows: B, threads: threads))
+            let ranks = IdenticalRanks(size: 1)
+            let exchange = StepExchange(layout: model.layout, buckets: model.gradientBuckets, communicator: ranks)
+            exchange.begin()
+            replicas.begin()
+            let streaming = ReplicaExchange(replicas: replicas, exchange: exchange,
+                                            outputRanges: model.layout.ranges(covering: model.gradientBuckets[0]),
+                                            earlierLoss: .zero, stopVote: { nil })
+            replicas.run(first: 0, whileWaiting: streaming.poll) { r, rows in
+                model.run(batch.selecting(rows: rows), parameters: parameters,
+                          state: state.copying(rows: rows, width: shape.stateWidth), gradients: replicas.gradients[r],
+                          work: replicas.workspaces[r], threads: 1,
+                          outputGradientsReady: { streaming.outputFinal(replica: r, loss: $0) },
+                          listener: streaming.listener(replica: r))
+            }
+            let startedWhileRunning = ranks.reduced.count
+            streaming.finish()
+            let totals = try exchange.finish()
+
+            var expected = [Float](repeating: 0, count: model.layout.count)
+            for buffer in replicas.gradients {
+                for i in expected.indices { expected[i] += buffer[i] }
+            }
+            XCTAssertEqual(exchange.gradients.array, expected, "\(name): not the replicas' sum in replica order")
+            XCTAssertTrue(expected.contains { $0 != 0 }, "\(name): the replicas computed no gradient")
+            XCTAssertEqual(ranks.reduced.reduce(0, +), model.layout.count + 3, "\(name): each element reduced once")
+            XCTAssertEqual(ranks.reduced.first, model.output.tensors.map(\.count).reduce(0, +) + 3,
+                           "\(name): the output layer's bucket, with the scalars, goes first")
+            XCTAssertGreaterThanOrEqual(startedWhileRunning, ranks.reduced.count - 1,
+                                        "\(name): reductions waited for the replicas to end: \(ranks.reduced)")
+            XCTAssertGreaterThan(ranks.reduced.count, 4, "\(name): the pieces should be several")
+            XCTAssertEqual(totals.tokens, Double(T * B), "\(name): every replica's tokens counted")
+            XCTAssertEqual(totals.lossSum, replicas.loss.nats, accuracy: 1e-3 * replicas.loss.nats, "\(name)")
+        }
+    }
+}
