@@ -9,6 +9,8 @@
 # after 10 warm-up steps. A last row doubles the global batch at 100 Mbit/s with
 # train.accumulate 2 (the same activation memory per rank, half the allreduces per token). Needs what launch/two-hosts.sh needs (root, ip, tc). The binary is
 # $RNN_DIST, else this checkout's release build; the corpus $DATA, else data/tinyshakespeare.txt.
+# THREADS=2 runs each rank with 2 threads (thread replicas, whose sums stream into the
+# reductions the same way) instead of 1; LINKS="1gbit" runs only the links named.
 # DTYPES="float32" runs only the float32 rows (and then never sets the key, so a build from
 # before train.allreduce_dtype existed can be measured for comparison).
 # Measure on a quiet machine: the load before and after is printed.
@@ -32,7 +34,7 @@ run() {   # where link dtype [batch accumulate]
     local args=(--set "data.path=$data" --set model.cell=rnn --set model.activation=tanh
                 --set model.hidden_size=512 --set "train.batch_size=$batch" --set "train.accumulate=$accumulate" --set train.seq_length=50
                 --set train.optimizer=adagrad --set train.lr=0.01 --set train.clip_value=5
-                --set train.threads=1 --set "train.max_steps=$((10 + steps))" --set train.epochs=1000
+                --set "train.threads=${THREADS:-1}" --set "train.max_steps=$((10 + steps))" --set train.epochs=1000
                 --set log.every=10 --set log.val_every=null --set sample.every=1000000
                 --set checkpoint.every=1000000 --set "checkpoint.dir=$scratch/ckpt" --set "log.metrics=$metrics")
     [ "$dtype" = float32 ] || args+=(--set "train.allreduce_dtype=$dtype")
@@ -60,7 +62,7 @@ EOF
 cd "$here"
 for dtype in ${DTYPES:-float32 bfloat16}; do
     run one-host shared-memory "$dtype"
-    for link in unlimited 1gbit 100mbit; do run two-hosts "$link" "$dtype"; done
+    for link in ${LINKS:-unlimited 1gbit 100mbit}; do run two-hosts "$link" "$dtype"; done
 done
-run two-hosts 100mbit float32 128 2
+[ -n "${LINKS:-}" ] || run two-hosts 100mbit float32 128 2
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
