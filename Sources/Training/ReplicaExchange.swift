@@ -45,6 +45,11 @@ final class ReplicaExchange: @unchecked Sendable {  // shared state behind `prog
     }
 
     private let progress: Mutex<Progress>
+    /// How many pieces have been summed, in any order: `poll`, called in a spin while the
+    /// owner waits for the other replicas, takes the lock only when this has moved.
+    private let summedCount = Atomic<Int>(0)
+    /// How many pieces `poll` has started (the owner's thread only).
+    private var startedCount = 0
 
     /// To be made on the thread that began the step (`StepExchange.begin`), before the
     /// replicas run the step's last micro-batch; `earlierLoss` is the rank's loss over the
@@ -81,17 +86,20 @@ final class ReplicaExchange: @unchecked Sendable {  // shared state behind `prog
         guard last else { return }
         for range in ranges { sumOverReplicas(range) }
         progress.withLock { $0.pieces[index].summed = true }
+        summedCount.add(1, ordering: .releasing)
     }
 
     /// On the owner's thread: starts the reductions of the pieces summed so far, in order, and
     /// moves those in flight along. On any other thread it does nothing.
     func poll() {
         guard pthread_equal(pthread_self(), owner) != 0 else { return }
-        while let (index, piece, losses) = progress.withLock({ state -> (Int, Piece, [LossSum])? in
+        while summedCount.load(ordering: .acquiring) > startedCount,
+              let (index, piece, losses) = progress.withLock({ state -> (Int, Piece, [LossSum])? in
             guard state.started < state.pieces.count, state.pieces[state.started].summed else { return nil }
             state.started += 1
             return (state.started - 1, state.pieces[state.started - 1], state.losses)
         }) {
+            startedCount += 1
             if index == 0 {
                 let local = losses.reduce(earlierLoss, +)
                 vote = stopVote()
