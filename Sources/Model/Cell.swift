@@ -64,11 +64,7 @@ public struct CellStep<S: KernelScalar>: Sendable {
                 Activation.sigmoid.apply(row, count: 2 * H)              // i, f
                 Activation.tanh.apply(row + 2 * H, count: H)             // g
                 Activation.sigmoid.apply(row + 3 * H, count: H)          // o
-                let (cp, cr, hr) = (cPrevious! + r * H, c! + r * H, h + r * H)
-                for j in 0..<H { cr[j] = row[H + j] * cp[j] + row[j] * row[2 * H + j] }
-                hr.update(from: cr, count: H)
-                Activation.tanh.apply(hr, count: H)
-                for j in 0..<H { hr[j] *= row[3 * H + j] }
+                lstmForward(gates: row, cPrevious: cPrevious! + r * H, c: c! + r * H, h: h + r * H, hidden: H)
             }
         case .gru:
             for r in 0..<n {
@@ -92,7 +88,7 @@ public struct CellStep<S: KernelScalar>: Sendable {
                          hPrevious: UnsafePointer<S>, h: UnsafePointer<S>, cPrevious: UnsafePointer<S>?, c: UnsafePointer<S>?,
                          dh: UnsafePointer<S>, dc: UnsafeMutablePointer<S>?,
                          dP: UnsafeMutablePointer<S>, dR: UnsafeMutablePointer<S>?,
-                         dhDirect: UnsafeMutablePointer<S>?, scratch: UnsafeMutablePointer<S>) {
+                         dhDirect: UnsafeMutablePointer<S>?) {
         let G = type.gates * H
         switch type {
         case .rnn:
@@ -100,19 +96,8 @@ public struct CellStep<S: KernelScalar>: Sendable {
             activation.backward(output: h, gradient: dh, into: dP, count: n * H)
         case .lstm:
             for r in 0..<n {
-                let (row, d, cp, cr) = (gates + r * G, dP + r * G, cPrevious! + r * H, c! + r * H)
-                let (dhr, dcr, tc) = (dh + r * H, dc! + r * H, scratch)
-                tc.update(from: cr, count: H)
-                Activation.tanh.apply(tc, count: H)
-                for j in 0..<H {
-                    let (i, f, g, o) = (row[j], row[H + j], row[2 * H + j], row[3 * H + j])
-                    let dcTotal = dcr[j] + dhr[j] * o * (1 - tc[j] * tc[j])
-                    d[j] = dcTotal * g * i * (1 - i)                       // ∂P_i
-                    d[H + j] = dcTotal * cp[j] * f * (1 - f)               // ∂P_f
-                    d[2 * H + j] = dcTotal * i * (1 - g * g)               // ∂P_g
-                    d[3 * H + j] = dhr[j] * tc[j] * o * (1 - o)            // ∂P_o
-                    dcr[j] = dcTotal * f                                   // ∂c_{t−1}
-                }
+                lstmBackward(gates: gates + r * G, cPrevious: cPrevious! + r * H, c: c! + r * H, dh: dh + r * H,
+                             dc: dc! + r * H, dGates: dP + r * G, hidden: H)
             }
         case .gru:
             for r in 0..<n {

@@ -142,11 +142,10 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
         let temporaries = SendablePointer(work.backwardScratch.base)
         parallelFor(B, threads: threads) { rows in
             let (n, lo) = (rows.count, rows.lowerBound)
-            // This thread's rows of the per-row temporaries (2G + 4H scalars a row).
-            let scratch = temporaries.base + lo * (2 * G + 4 * H)
+            // This thread's rows of the per-row temporaries (2G + 3H scalars a row).
+            let scratch = temporaries.base + lo * (2 * G + 3 * H)
             let (dPt, dRt) = (scratch, scratch + n * G)         // this origin's ∂P_t, ∂R_t (truncated BPTT)
             let (g, direct, dc) = (scratch + 2 * n * G, scratch + 2 * n * G + n * H, scratch + 2 * n * G + 2 * n * H)
-            let tanhScratch = scratch + 2 * n * G + 3 * n * H
             let carry = p.carry.base + lo * H
             carry.update(repeating: 0, count: n * H)
             p.cellCarry.map { ($0.base + lo * H).update(repeating: 0, count: n * H) }
@@ -163,7 +162,7 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
                               hPrevious: p.states.base + at * H, h: p.states.base + (at + B) * H,
                               cPrevious: p.cells.map { $0.base + at * H },
                               c: p.cells.map { $0.base + (at + B) * H }, dh: g, dc: p.cellCarry == nil ? nil : dc,
-                              dP: stepP, dR: stepR, dhDirect: step.hasDirectPath ? direct : nil, scratch: tanhScratch)
+                              dP: stepP, dR: stepR, dhDirect: step.hasDirectPath ? direct : nil)
                 if accumulate {
                     for i in 0..<(n * G) { dP[i] += dPt[i] }
                     if let dR { for i in 0..<(n * G) { dR[i] += dRt[i] } }

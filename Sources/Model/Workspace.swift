@@ -15,7 +15,7 @@ public final class LayerWorkspace<S: KernelScalar>: @unchecked Sendable {
     public let dropped: FlatBuffer<S>?      // (T, B, H) h_t ⊙ dropout mask: the next layer's input
     public let dropoutMask: FlatBuffer<S>?  // (T, B, H) 0 or 1/(1 − p)
     public let packedRecurrent = PackedMatrix<S>()  // Whᵀ forward, Wh backward
-    public let backwardScratch: FlatBuffer<S>  // (B, 2G + 4H) per-row temporaries of BPTT
+    public let backwardScratch: FlatBuffer<S>  // (B, 2G + 3H) per-row temporaries of BPTT
     /// Packing storage for the large products, shared by every layer (they run one at a time).
     public let packing: PackedMatrix<S>
 
@@ -32,7 +32,7 @@ public final class LayerWorkspace<S: KernelScalar>: @unchecked Sendable {
         cellCarryGrad = type.hasCellState ? FlatBuffer(count: B * H) : nil
         dropped = dropout ? FlatBuffer(count: T * B * H) : nil
         dropoutMask = dropout ? FlatBuffer(count: T * B * H) : nil
-        backwardScratch = FlatBuffer(count: B * (2 * G + 4 * H))
+        backwardScratch = FlatBuffer(count: B * (2 * G + 3 * H))
         self.packing = packing
     }
 }

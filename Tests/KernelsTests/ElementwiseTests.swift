@@ -31,6 +31,37 @@ final class ElementwiseTests: XCTestCase {
         }
     }
 
+    /// The LSTM cell's elementwise step, forward and backward, at every runnable vector width
+    /// against the same functions in Double (the scalar definitions, which the Float64
+    /// gradient checks verify); H leaves every tail.
+    func testLSTMCellStepMatchesTheDoubleDefinition() {
+        for path in KernelPath.runnable {
+            var random = TestRandom(seed: 5)
+            for H in [1, 7, 16, 17, 37, 64] {
+                let squash = { (x: Double) in 1 / (1 + Double.exp(-3 * x)) }
+                let ifgo = random.uniform(4 * H).enumerated().map { $0.offset / H == 2 ? Double.tanh(3 * $0.element) : squash($0.element) }
+                let (cPrevious, dh, dc) = (random.uniform(H, scale: 2), random.uniform(H), random.uniform(H))
+                var (c, h, dcOut, dGates) = ([Double](repeating: 0, count: H), [Double](repeating: 0, count: H), dc,
+                                             [Double](repeating: 0, count: 4 * H))
+                lstmForward(gates: ifgo, cPrevious: cPrevious, c: &c, h: &h, hidden: H)
+                lstmBackward(gates: ifgo, cPrevious: cPrevious, c: c, dh: dh, dc: &dcOut, dGates: &dGates, hidden: H)
+
+                let float = { (x: [Double]) in x.map(Float.init) }
+                var (cF, hF, dcF, dGatesF) = ([Float](repeating: 0, count: H), [Float](repeating: 0, count: H), float(dc),
+                                              [Float](repeating: 0, count: 4 * H))
+                lstmForward(gates: float(ifgo), cPrevious: float(cPrevious), c: &cF, h: &hF, hidden: H, path: path)
+                lstmBackward(gates: float(ifgo), cPrevious: float(cPrevious), c: cF, dh: float(dh), dc: &dcF,
+                             dGates: &dGatesF, hidden: H, path: path)
+                for (name, got, expected) in [("c", cF, c), ("h", hF, h), ("dc", dcF, dcOut), ("dGates", dGatesF, dGates)] {
+                    for k in expected.indices {
+                        XCTAssertEqual(Double(got[k]), expected[k], accuracy: 1e-6 + 1e-5 * abs(expected[k]),
+                                       "\(path), H \(H): \(name)[\(k)]")
+                    }
+                }
+            }
+        }
+    }
+
     func testActivationDerivativesMatchFiniteDifferences() {
         let backward: [(String, (Double) -> Double, (UnsafePointer<Double>, UnsafePointer<Double>, UnsafeMutablePointer<Double>) -> Void)] = [
             ("tanh", { Double.tanh($0) }, { tanhBackward(output: $0, gradient: $1, into: $2, count: 1) }),
