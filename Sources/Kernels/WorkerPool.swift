@@ -44,8 +44,8 @@ final class WorkerPool: @unchecked Sendable {
     /// for a thread of its own: for long parts of equal size, where a worker slow to wake (a sleeping thread on a
     /// busy machine can take a millisecond) must cost its delay, not have the caller run its
     /// part after its own — which doubled a replicated step's time (`ThreadReplicas`).
-    /// `whileWaiting`, if given, is called over and over on this thread once its own parts
-    /// are done, until the workers' are.
+    /// `whileWaiting`, if given, is called every few hundred turns of this thread's wait once
+    /// its own parts are done, until the workers' are.
     @usableFromInline
     func run(parts: Int, onePerThread: Bool = false, whileWaiting: (() -> Void)? = nil, _ body: (Int) -> Void) {
         precondition(parts < 1 << 16, "WorkerPool: too many parts")
@@ -65,7 +65,14 @@ final class WorkerPool: @unchecked Sendable {
                 worker.wake.signal()
             }
             runClaimedParts(of: generation, atMost: onePerThread ? 1 : .max)
-            while finished.load(ordering: .acquiring) < parts { whileWaiting?() }
+            var spins = 0
+            while finished.load(ordering: .acquiring) < parts {
+                // Every 256th turn: a network poll is heavier than this loop (exclusivity checks,
+                // MPI), and on a core shared with a worker (SMT) it would take that worker's
+                // issue slots; a microsecond apart is often enough to keep a transfer moving.
+                spins &+= 1
+                if spins & 255 == 0 { whileWaiting?() }
+            }
             work = nil
         }
     }
