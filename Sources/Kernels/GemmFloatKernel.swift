@@ -227,17 +227,22 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
 
     /// A[rows, k0..<k0+kc] as tiles of `T.rows` rows, each (kc, T.rows) contiguous: tile t at
     /// t·T.rows·kc, so the micro-kernel reads A with row stride 1 and k stride `T.rows`.
+    ///
+    /// k outer: for a transposed A, the chunk's rows at one k lie side by side in the stored
+    /// matrix, so each k's values are read once, front to back, and dealt to the tiles. Tile
+    /// by tile, each k's cache line was fetched again for every tile it spans, after the other
+    /// k of the block (a whole stored row apart each) had evicted it: 87 % of the packing's
+    /// samples sat on that copy (model C, dWh).
     func packA(rows: Range<Int>, k0: Int, kc: Int, into packed: UnsafeMutablePointer<Float>) {
-        var i = rows.lowerBound
-        while i < rows.upperBound {
-            let mr = min(T.rows, rows.upperBound - i)
-            let tile = packed + (i - rows.lowerBound) * kc
-            for kk in 0..<kc {
-                let source = a + i * aRowStride + (k0 + kk) * aKStride
-                let target = tile + kk * T.rows
-                for r in 0..<mr { target[r] = source[r * aRowStride] }
+        for kk in 0..<kc {
+            let source = a + rows.lowerBound * aRowStride + (k0 + kk) * aKStride
+            var i = 0
+            while i < rows.count {
+                let mr = min(T.rows, rows.count - i)
+                let target = packed + i * kc + kk * T.rows
+                for r in 0..<mr { target[r] = source[(i + r) * aRowStride] }
+                i += mr
             }
-            i += mr
         }
     }
 }
