@@ -68,12 +68,8 @@ public struct CellStep<S: KernelScalar>: Sendable {
             }
         case .gru:
             for r in 0..<n {
-                let (row, rec, hp, hr) = (gates + r * G, recurrent! + r * G, hPrevious + r * H, h + r * H)
-                for j in 0..<(2 * H) { row[j] += rec[j] }
-                Activation.sigmoid.apply(row, count: 2 * H)              // r, z
-                for j in 0..<H { row[2 * H + j] += row[j] * rec[2 * H + j] }
-                Activation.tanh.apply(row + 2 * H, count: H)             // n
-                for j in 0..<H { hr[j] = (1 - row[H + j]) * row[2 * H + j] + row[H + j] * hp[j] }
+                gruForward(gates: gates + r * G, recurrent: recurrent! + r * G, hPrevious: hPrevious + r * H, h: h + r * H,
+                           hidden: H)
             }
         }
     }
@@ -101,17 +97,8 @@ public struct CellStep<S: KernelScalar>: Sendable {
             }
         case .gru:
             for r in 0..<n {
-                let (row, rec, hp, dhr) = (gates + r * G, recurrent! + r * G, hPrevious + r * H, dh + r * H)
-                let (dp, dr, direct) = (dP + r * G, dR! + r * G, dhDirect! + r * H)
-                for j in 0..<H {
-                    let (rg, z, nn) = (row[j], row[H + j], row[2 * H + j])
-                    let dn = dhr[j] * (1 - z) * (1 - nn * nn)              // ∂(P_n + r ⊙ R_n)
-                    let dz = dhr[j] * (hp[j] - nn) * z * (1 - z)           // ∂(P_z + R_z)
-                    let drg = dn * rec[2 * H + j] * rg * (1 - rg)          // ∂(P_r + R_r)
-                    dp[j] = drg; dp[H + j] = dz; dp[2 * H + j] = dn
-                    dr[j] = drg; dr[H + j] = dz; dr[2 * H + j] = dn * rg
-                    direct[j] = dhr[j] * z
-                }
+                gruBackward(gates: gates + r * G, recurrent: recurrent! + r * G, hPrevious: hPrevious + r * H, dh: dh + r * H,
+                            dP: dP + r * G, dR: dR! + r * G, dhDirect: dhDirect! + r * H, hidden: H)
             }
         }
     }

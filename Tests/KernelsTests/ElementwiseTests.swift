@@ -62,6 +62,38 @@ final class ElementwiseTests: XCTestCase {
         }
     }
 
+    /// The same for the GRU's step: gates and recurrent products in, the activated gates, h,
+    /// ∂P, ∂R and the direct part of ∂h_{t−1} out.
+    func testGRUCellStepMatchesTheDoubleDefinition() {
+        for path in KernelPath.runnable {
+            var random = TestRandom(seed: 6)
+            for H in [1, 7, 16, 17, 37, 64] {
+                let (P, R, hPrevious, dh) = (random.uniform(3 * H, scale: 2), random.uniform(3 * H, scale: 2),
+                                             random.uniform(H), random.uniform(H))
+                var (gates, h) = (P, [Double](repeating: 0, count: H))
+                var (dP, dR, direct) = ([Double](repeating: 0, count: 3 * H), [Double](repeating: 0, count: 3 * H),
+                                        [Double](repeating: 0, count: H))
+                gruForward(gates: &gates, recurrent: R, hPrevious: hPrevious, h: &h, hidden: H)
+                gruBackward(gates: gates, recurrent: R, hPrevious: hPrevious, dh: dh, dP: &dP, dR: &dR, dhDirect: &direct, hidden: H)
+
+                let float = { (x: [Double]) in x.map(Float.init) }
+                var (gatesF, hF) = (float(P), [Float](repeating: 0, count: H))
+                var (dPF, dRF, directF) = ([Float](repeating: 0, count: 3 * H), [Float](repeating: 0, count: 3 * H),
+                                           [Float](repeating: 0, count: H))
+                gruForward(gates: &gatesF, recurrent: float(R), hPrevious: float(hPrevious), h: &hF, hidden: H, path: path)
+                gruBackward(gates: gatesF, recurrent: float(R), hPrevious: float(hPrevious), dh: float(dh), dP: &dPF, dR: &dRF,
+                            dhDirect: &directF, hidden: H, path: path)
+                for (name, got, expected) in [("gates", gatesF, gates), ("h", hF, h), ("dP", dPF, dP), ("dR", dRF, dR),
+                                              ("direct", directF, direct)] {
+                    for k in expected.indices {
+                        XCTAssertEqual(Double(got[k]), expected[k], accuracy: 1e-6 + 1e-5 * abs(expected[k]),
+                                       "\(path), H \(H): \(name)[\(k)]")
+                    }
+                }
+            }
+        }
+    }
+
     func testActivationDerivativesMatchFiniteDifferences() {
         let backward: [(String, (Double) -> Double, (UnsafePointer<Double>, UnsafePointer<Double>, UnsafeMutablePointer<Double>) -> Void)] = [
             ("tanh", { Double.tanh($0) }, { tanhBackward(output: $0, gradient: $1, into: $2, count: 1) }),
