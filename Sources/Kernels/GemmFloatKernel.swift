@@ -4,9 +4,10 @@
 /// The micro-kernel walks op(B) in panels of `T.columns` columns, k-row by k-row: an
 /// untransposed B is read where it lies (`readsBInPlace`); a transposed one is first packed into
 /// panels that are contiguous over k (zero-padded at the right edge), one k-block of `kBlock`
-/// rows after another. A is read in place, one element at a time and broadcast, through a
-/// (row stride, k stride) pair, so a transposed A costs nothing. Threads take disjoint blocks
-/// of C (rows, or panels of columns) and share B, read-only.
+/// rows after another. A is read one element at a time and broadcast: in place through a
+/// (row stride, k stride) pair when its rows run along k, and copied chunk by chunk into tiles
+/// that do (`PanelProduct.packA`) when it is transposed. Threads take disjoint blocks of C
+/// (rows, or panels of columns) and share B, read-only.
 
 @usableFromInline let kBlock = 256
 

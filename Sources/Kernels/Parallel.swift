@@ -53,8 +53,8 @@ public func parallelFor(_ count: Int, threads: Int, grain: Int = 1,
 /// Runs `body(0)`, …, `body(parts − 1)` at once, each on a thread of its own: part 0 on this
 /// thread, the others on the `WorkerPool`'s. For a few long parts of equal size (a replica's
 /// whole pass), where handing a late worker's part to this thread would run two in a row.
-/// `whileWaiting` is called over and over on this thread between the end of its part and the
-/// end of the others' (to keep a network transfer moving, `ReplicaExchange`).
+/// `whileWaiting` is called every few hundred turns of this thread's wait between the end of
+/// its part and the end of the others' (to keep a network transfer moving, `ReplicaExchange`).
 public func runOnePartPerThread(_ parts: Int, whileWaiting: (() -> Void)? = nil, _ body: @Sendable (Int) -> Void) {
     precondition(parts >= 1)
     if parts == 1 { body(0); return }

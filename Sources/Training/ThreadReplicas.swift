@@ -41,7 +41,8 @@ final class ThreadReplicas: @unchecked Sendable {  // each replica's buffers are
 
     /// Runs `pass(r, rows)` for every replica r at once, one thread each; `rows` are its rows
     /// of the micro-batch that starts at row `first`. The pass returns its loss sum. This
-    /// thread calls `whileWaiting` over and over once its replica is done, until all are.
+    /// thread calls `whileWaiting` every few hundred turns of its wait once its replica is
+    /// done, until all are.
     func run(first: Int, whileWaiting: (() -> Void)? = nil, _ pass: (_ replica: Int, _ rows: Range<Int>) -> LossSum) {
         withoutActuallyEscaping(pass) { pass in
             let job = Job(replicas: self, first: first, pass: pass)
