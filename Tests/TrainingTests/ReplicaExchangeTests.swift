@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 import Kernels
 import Model
@@ -9,8 +10,9 @@ import TestSupport
 final class ReplicaExchangeTests: XCTestCase {
     /// The exchange ends with the sums of adding the replicas' whole buffers in replica order,
     /// bit for bit; every element is reduced once; the output layer's bucket (with the loss
-    /// and token sums) goes first; and every piece but possibly the last one reported starts
-    /// its reduction before the replicas have all ended — without streaming, none would.
+    /// and token sums) goes first; and, with the other replicas held back 20 ms after their
+    /// passes (so that this thread waits, polling), every piece starts its reduction before
+    /// the replicas have all ended — without streaming, none would.
     func testReplicaSumsStreamIntoTheExchangeWhileTheReplicasRun() throws {
         let cases: [(String, ModelShape, Int)] = [
             ("gru H 104, 2 layers, 2 replicas", ModelShape(vocabulary: 23, hidden: 104, cell: .gru, layers: 2), 2),
@@ -32,12 +34,15 @@ final class ReplicaExchangeTests: XCTestCase {
             let streaming = ReplicaExchange(replicas: replicas, exchange: exchange,
                                             outputRanges: model.layout.ranges(covering: model.gradientBuckets[0]),
                                             earlierLoss: .zero, stopVote: { nil })
+            let owner = pthread_self()
             replicas.run(first: 0, whileWaiting: streaming.poll) { r, rows in
-                model.run(batch.selecting(rows: rows), parameters: parameters,
-                          state: state.copying(rows: rows, width: shape.stateWidth), gradients: replicas.gradients[r],
-                          work: replicas.workspaces[r], threads: 1,
-                          outputGradientsReady: { streaming.outputFinal(replica: r, loss: $0) },
-                          listener: streaming.listener(replica: r))
+                let loss = model.run(batch.selecting(rows: rows), parameters: parameters,
+                                     state: state.copying(rows: rows, width: shape.stateWidth),
+                                     gradients: replicas.gradients[r], work: replicas.workspaces[r], threads: 1,
+                                     outputGradientsReady: { streaming.outputFinal(replica: r, loss: $0) },
+                                     listener: streaming.listener(replica: r))
+                if pthread_equal(pthread_self(), owner) == 0 { usleep(20_000) }
+                return loss
             }
             let startedWhileRunning = ranks.reduced.count
             streaming.finish()
@@ -52,8 +57,8 @@ final class ReplicaExchangeTests: XCTestCase {
             XCTAssertEqual(ranks.reduced.reduce(0, +), model.layout.count + 3, "\(name): each element reduced once")
             XCTAssertEqual(ranks.reduced.first, model.output.tensors.map(\.count).reduce(0, +) + 3,
                            "\(name): the output layer's bucket, with the scalars, goes first")
-            XCTAssertGreaterThanOrEqual(startedWhileRunning, ranks.reduced.count - 1,
-                                        "\(name): reductions waited for the replicas to end: \(ranks.reduced)")
+            XCTAssertEqual(startedWhileRunning, ranks.reduced.count,
+                           "\(name): reductions waited for the replicas to end: \(ranks.reduced)")
             XCTAssertGreaterThan(ranks.reduced.count, 4, "\(name): the pieces should be several")
             XCTAssertEqual(totals.tokens, Double(T * B), "\(name): every replica's tokens counted")
             XCTAssertEqual(totals.lossSum, replicas.loss.nats, accuracy: 1e-3 * replicas.loss.nats, "\(name)")
