@@ -120,12 +120,7 @@ final class ReplicaExchange: @unchecked Sendable {  // shared state behind `prog
         let state = progress.withLock { $0 }
         precondition(state.started == state.pieces.count && state.reported.allSatisfy { $0 == state.pieces.count },
                      "a replica's piece was not summed")
-        var next = 0
-        for range in state.pieces.flatMap(\.ranges).sorted(by: { $0.lowerBound < $1.lowerBound }) {
-            if range.lowerBound > next { sumOverReplicas(next..<range.lowerBound) }
-            next = max(next, range.upperBound)
-        }
-        if next < exchange.gradients.count { sumOverReplicas(next..<exchange.gradients.count) }
+        for gap in uncovered(0..<exchange.gradients.count, by: state.pieces.flatMap(\.ranges)) { sumOverReplicas(gap) }
     }
 
     /// exchange.gradients[range] += Σ_r replica r's gradients[range], r in order.

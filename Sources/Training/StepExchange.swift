@@ -198,14 +198,7 @@ public final class StepExchange: GradientListener, @unchecked Sendable {
 
     /// The parts of the buffer no reduction covers yet, in order: the same on every rank.
     private func unstarted() -> [Range<Int>] {
-        var gaps: [Range<Int>] = []
-        var next = 0
-        for range in reductions.map(\.range).sorted(by: { $0.lowerBound < $1.lowerBound }) {
-            if range.lowerBound > next { gaps.append(next..<range.lowerBound) }
-            next = max(next, range.upperBound)
-        }
-        if next < buffer.count { gaps.append(next..<buffer.count) }
-        return gaps
+        uncovered(0..<buffer.count, by: reductions.map(\.range))
     }
 
     private func timed(_ body: () -> Void) {
@@ -230,4 +223,17 @@ public struct StepTotals: Sendable, Equatable {
 
     public var meanLoss: Double { lossSum / max(tokens, 1) }
     public var stopRequested: Bool { stopVotes > 0 }
+}
+
+/// The parts of `whole` that none of `ranges` (each inside `whole`) covers, in order: what the
+/// exchange has still to reduce, and what no replica reported (`ReplicaExchange.finish`).
+func uncovered(_ whole: Range<Int>, by ranges: [Range<Int>]) -> [Range<Int>] {
+    var gaps: [Range<Int>] = []
+    var next = whole.lowerBound
+    for range in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+        if range.lowerBound > next { gaps.append(next..<range.lowerBound) }
+        next = max(next, range.upperBound)
+    }
+    if next < whole.upperBound { gaps.append(next..<whole.upperBound) }
+    return gaps
 }
