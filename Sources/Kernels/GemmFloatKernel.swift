@@ -72,7 +72,7 @@ func fastFloatGemm(
                   c: c, ldc: ldc, accumulate: accumulate, threads: threads, path: path)
         return
     }
-    let packed = UnsafeMutablePointer<Float>.allocate(capacity: max(1, packedSize(k: k, n: n, path: path)))
+    let packed = UnsafeMutablePointer<Float>.allocateCacheAligned(capacity: packedSize(k: k, n: n, path: path))
     defer { packed.deallocate() }
     packPanels(b, ldb: ldb, transposed: transposeB, k: k, n: n, into: packed, threads: threads, path: path)
     floatGemm(m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA, b: packed, bLayout: .packed,
@@ -192,7 +192,7 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
         // tile, 77 → 86 on AVX-512; dU unchanged. An untransposed A (rows contiguous over k)
         // streams well in place: packing it only cost (logits 54 → 43).
         let packsA = aKStride != 1 && panels.count > 1
-        let packed = packsA ? UnsafeMutablePointer<Float>.allocate(capacity: (rowChunk + T.rows) * kBlock) : nil
+        let packed = packsA ? UnsafeMutablePointer<Float>.allocateCacheAligned(capacity: (rowChunk + T.rows) * kBlock) : nil
         defer { packed?.deallocate() }
         var k0 = 0
         while k0 < k {

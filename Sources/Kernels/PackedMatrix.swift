@@ -15,7 +15,7 @@ public final class PackedMatrix<S: KernelScalar>: @unchecked Sendable {
 
     public init() {
         capacity = 0
-        storage = .allocate(capacity: 1)
+        storage = .allocateCacheAligned(capacity: 1)
     }
 
     deinit { storage.deallocate() }
@@ -33,7 +33,7 @@ public final class PackedMatrix<S: KernelScalar>: @unchecked Sendable {
         let size = Self.storageSize(k: k, n: n, path: path)
         if size > capacity {
             storage.deallocate()
-            storage = .allocate(capacity: max(size, 1))
+            storage = .allocateCacheAligned(capacity: size)
             capacity = size
         }
         self.k = k

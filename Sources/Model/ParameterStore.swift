@@ -54,7 +54,7 @@ public final class FlatBuffer<Scalar: BinaryFloatingPoint>: @unchecked Sendable 
 
     public init(count: Int) {
         self.count = count
-        base = .allocate(capacity: max(count, 1))
+        base = .allocateCacheAligned(capacity: count)
         base.initialize(repeating: 0, count: max(count, 1))
         owner = nil
     }

@@ -1,5 +1,5 @@
 import XCTest
-import Kernels
+@testable import Kernels
 import TestSupport
 
 /// The packed SIMD Float GEMM against its naive twin, on every kernel path this build and CPU
@@ -75,6 +75,23 @@ final class GemmTests: XCTestCase {
                 XCTAssertLessThan(worst, 1e-5 * Double(k).squareRoot(), "\(path): m \(m) n \(n) k \(k) threads \(threads)")
             }
         }
+        }
+    }
+
+    /// Packed panels and the model's buffers start on a cache line at every size, the large
+    /// ones included (which glibc would place 16 bytes into one): a 64-byte panel row then
+    /// never straddles two lines.
+    func testOperandStorageIsCacheLineAligned() {
+        for count in [1, 17, 4_096, 40_000, 1 << 20] {
+            let buffer = UnsafeMutablePointer<Float>.allocateCacheAligned(capacity: count)
+            XCTAssertEqual(Int(bitPattern: buffer) % 64, 0, "\(count) floats")
+            buffer.deallocate()
+        }
+        for (k, n) in [(3, 5), (512, 512), (3200, 512)] {
+            let source = [Float](repeating: 1, count: k * n)
+            let packed = PackedMatrix<Float>()
+            packed.pack(source, ldb: n, transposed: false, k: k, n: n)
+            XCTAssertEqual(Int(bitPattern: packed.storage) % 64, 0, "packed \(k)×\(n)")
         }
     }
 
