@@ -186,7 +186,7 @@ public final class StepExchange: GradientListener, @unchecked Sendable {
     /// handshake, round trips that advance only while both ranks are inside MPI. Over two
     /// hosts at 1 Gbit/s (model B, three interleaved pairs of 60-step runs) the step's comm_s
     /// was 10.4–11.9 ms with 48 KB pieces against 11.6–25.4 ms without.
-    /// `RecurrentLayer.recurrentGradientBlockRows` sizes dWh's blocks the same way.
+    /// `RecurrentLayer.recurrentGradientBlocks` sizes dWh's last block the same way.
     private var messageElements: Int { wire == nil ? 12_288 : 24_576 }
 
     private func startFloat32(_ range: Range<Int>) throws {

@@ -61,11 +61,37 @@ final class StreamedGradientTests: XCTestCase {
             for layer in model.layers {
                 let wh = layer.recurrentWeight
                 let blocks = listener.ranges.filter { $0.overlaps(wh.offset..<(wh.offset + wh.count)) }
-                let expected = (layer.gateWidth + layer.recurrentGradientBlockRows - 1) / layer.recurrentGradientBlockRows
-                XCTAssertEqual(blocks.count, expected, "\(name): dWh of layer \(layer.index) in \(expected) blocks")
-                XCTAssertGreaterThan(expected, 1, "\(name): the shape should make several blocks")
+                let expected = layer.recurrentGradientBlocks.map { (wh.offset + $0.lowerBound * layer.hidden)..<(wh.offset + $0.upperBound * layer.hidden) }
+                XCTAssertEqual(blocks, expected, "\(name): dWh of layer \(layer.index) in its blocks, in order")
+                XCTAssertGreaterThan(expected.count, 1, "\(name): the shape should make several blocks")
             }
             XCTAssertGreaterThanOrEqual(listener.polls.load(ordering: .relaxed), T, "\(name): BPTT polls every step")
         }
+    }
+}
+
+final class RecurrentGradientBlockTests: XCTestCase {
+    /// dWh's blocks cover its rows once, in order, on multiples of 8; the earlier blocks are at
+    /// most 128 rows and the last about 12 K values (one 48 KB message: fewer than 8 rows more
+    /// than that), however the hidden size divides.
+    func testBlocksTileTheRowsWithAShortLastBlock() {
+        for (hidden, cell) in [(512, CellType.rnn), (256, .lstm), (160, .rnn), (104, .gru), (72, .lstm), (1000, .rnn),
+                               (4096, .rnn), (2049, .rnn), (13, .rnn), (8, .gru), (1, .rnn)] {
+            let layer = LanguageModel<Float>(shape: ModelShape(vocabulary: 5, hidden: hidden, cell: cell)).layers[0]
+            let (G, blocks) = (layer.gateWidth, layer.recurrentGradientBlocks)
+            let name = "\(cell) H \(hidden)"
+            XCTAssertEqual(blocks.first?.lowerBound, 0, name)
+            XCTAssertEqual(blocks.last?.upperBound, G, name)
+            for (block, next) in zip(blocks, blocks.dropFirst()) {
+                XCTAssertEqual(block.upperBound, next.lowerBound, "\(name): \(blocks)")
+                XCTAssertEqual(block.upperBound % 8, 0, "\(name): \(blocks)")
+                XCTAssertFalse(block.isEmpty, "\(name): \(blocks)")
+                XCTAssertLessThanOrEqual(block.count, 128, "\(name): \(blocks)")
+            }
+            XCTAssertLessThan(blocks.last!.count, max(8, 12_288 / hidden / 8 * 8) + 8, "\(name): \(blocks)")
+        }
+        // Model B (rnn H 512): four blocks of ≤ 128 rows, then a 24-row (48 KB) one.
+        let b = LanguageModel<Float>(shape: ModelShape(vocabulary: 65, hidden: 512)).layers[0].recurrentGradientBlocks
+        XCTAssertEqual(b, [0..<120, 120..<240, 240..<360, 360..<488, 488..<512])
     }
 }
