@@ -1,5 +1,6 @@
 import Foundation
 import Kernels
+import Model
 
 /// GFLOP/s of the products one training step of model B (H 512, V 65, B 64 × T 50) runs, each
 /// timed alone: where the step's time goes.
@@ -25,19 +26,21 @@ public enum KernelBenchmark {
     /// best of 24 windows, each product run with the `accumulate` training gives it.
     public static func run(threads: Int, seconds: Double = 0.3) -> [(Shape, Double)] {
         shapes.map { shape in
-            let a = [Float](repeating: 0.5, count: shape.m * shape.k)
-            let b = [Float](repeating: 0.25, count: shape.k * shape.n)
-            var c = [Float](repeating: 0, count: shape.m * shape.n)
+            // Operands in the model's own buffers (cache-line aligned), as training has them.
+            let (a, b, c) = (FlatBuffer<Float>(count: shape.m * shape.k), FlatBuffer<Float>(count: shape.k * shape.n),
+                             FlatBuffer<Float>(count: shape.m * shape.n))
+            a.base.update(repeating: 0.5, count: a.count)
+            b.base.update(repeating: 0.25, count: b.count)
             let (packed, scratch) = (PackedMatrix<Float>(), PackedMatrix<Float>())   // as in training
             let (lda, ldb) = (shape.transposeA ? shape.m : shape.k, shape.transposeB ? shape.k : shape.n)
-            packed.pack(b, ldb: ldb, transposed: shape.transposeB, k: shape.k, n: shape.n)
+            packed.pack(b.base, ldb: ldb, transposed: shape.transposeB, k: shape.k, n: shape.n)
             func once() {
                 if shape.prepacked {
-                    gemm(m: shape.m, a: a, lda: lda, transposeA: shape.transposeA, packed: packed, c: &c, ldc: shape.n,
+                    gemm(m: shape.m, a: a.base, lda: lda, transposeA: shape.transposeA, packed: packed, c: c.base, ldc: shape.n,
                          accumulate: shape.accumulate, threads: threads)
                 } else {
-                    gemm(m: shape.m, n: shape.n, k: shape.k, a: a, lda: lda, transposeA: shape.transposeA, b: b, ldb: ldb,
-                         transposeB: shape.transposeB, c: &c, ldc: shape.n, accumulate: shape.accumulate, threads: threads,
+                    gemm(m: shape.m, n: shape.n, k: shape.k, a: a.base, lda: lda, transposeA: shape.transposeA, b: b.base, ldb: ldb,
+                         transposeB: shape.transposeB, c: c.base, ldc: shape.n, accumulate: shape.accumulate, threads: threads,
                          scratch: scratch)
                 }
             }
