@@ -28,3 +28,10 @@ private extension String {
         String(drop { $0 == character }.reversed().drop { $0 == character }.reversed())
     }
 }
+
+/// Asks the CPU to start loading the cache line that holds `address` (a prefetch: no fault, no
+/// effect on the result), for reads whose pattern its own prefetchers do not follow.
+@inline(__always)
+func prefetch(_ address: UnsafePointer<Float>) {
+    ckernelisa_prefetch(address)
+}

@@ -128,6 +128,10 @@ func floatGemm(
     }
 }
 
+/// How many k's ahead `PanelProduct.packA` prefetches a transposed A: about a memory latency
+/// of copying.
+@usableFromInline let prefetchAhead = 16
+
 /// Rows of A a thread takes through every panel before the next chunk (`PanelProduct.multiply`).
 @usableFromInline let rowChunk = 128
 
@@ -234,9 +238,19 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
     /// by tile, each k's cache line was fetched again for every tile it spans, after the other
     /// k of the block (a whole stored row apart each) had evicted it: 87 % of the packing's
     /// samples sat on that copy (model C, dWh).
+    ///
+    /// Each k's band of the chunk's rows (up to 512 bytes) is a whole stored row (`lda` floats,
+    /// 2–4 KB in models B and C) after the previous one, so every band or two starts a new 4 KB
+    /// page, where the hardware prefetchers stop: each band waited for memory, and the copy was
+    /// 6 % of model C's step. The band `prefetchAhead` k's further on is prefetched instead.
     func packA(rows: Range<Int>, k0: Int, kc: Int, into packed: UnsafeMutablePointer<Float>) {
         for kk in 0..<kc {
             let source = a + rows.lowerBound * aRowStride + (k0 + kk) * aKStride
+            if aRowStride == 1 {
+                let ahead = source + prefetchAhead * aKStride
+                for line in stride(from: 0, to: rows.count, by: 16) { prefetch(ahead + line) }
+                prefetch(ahead + rows.count - 1)
+            }
             var i = 0
             while i < rows.count {
                 let mr = min(T.rows, rows.count - i)

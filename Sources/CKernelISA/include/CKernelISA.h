@@ -50,4 +50,12 @@ int ckernelisa_cpu_avx2_fma(void);
 const char *ckernelisa_cpu_name(void);
 const char *ckernelisa_target_cpu(void);
 
+// A hint to bring the cache line holding `address` into every cache level: prefetcht0 on x86,
+// prfm on AArch64. Plain Swift has no way to say it; inline like the functions above, so that
+// it compiles to the one instruction where a kernel calls it. It never faults, whatever the
+// address.
+static inline void ckernelisa_prefetch(const void *address) {
+    __builtin_prefetch(address, 0, 3);
+}
+
 #endif
