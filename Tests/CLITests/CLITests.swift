@@ -20,18 +20,6 @@ final class CLITests: XCTestCase {
         return path
     }
 
-    /// Asserts exit status 2 and a single `rnn-dist: error:` line containing every fragment.
-    func assertUsageError(_ result: ProcessResult, mentions fragments: [String], file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(result.status, 2, result.stderr, file: file, line: line)
-        let lines = result.stderr.split(separator: "\n")
-        XCTAssertEqual(lines.count, 1, "one line: \(result.stderr)", file: file, line: line)
-        XCTAssertTrue(result.stderr.hasPrefix("rnn-dist: error: "), result.stderr, file: file, line: line)
-        for fragment in fragments {
-            XCTAssertTrue(result.stderr.contains(fragment), "'\(result.stderr)' lacks '\(fragment)'", file: file, line: line)
-        }
-        XCTAssertFalse(result.stderr.contains("Fatal error"), file: file, line: line)
-    }
-
     func testHelpDescribesTheCommandAndExitsZero() throws {
         let result = try rnnDist(["--help"])
         XCTAssertEqual(result.status, 0)
