@@ -2,9 +2,9 @@
 # Usage: bash launch/bench.sh [STEPS]            models A, B, C against the peers (STEPS timed steps
 #                                                of B and C, default 40; A runs 10 × STEPS)
 #        bash launch/bench.sh --kernels          model B's products against OpenBLAS
-# Environment: RUNS=N (median of N runs, default 3); CLASS=native|avx2 (default native);
-#              SCRATCH=DIR (the build folder; default .build, .build-avx2 for CLASS=avx2);
-#              DATA=FILE, PEERS=DIR, PY=PYTHON.
+# Environment: RUNS=N (median of N runs, default 3; --kernels: best of N rounds);
+#              CLASS=native|avx2 (default native); SCRATCH=DIR (the build folder; default
+#              .build, .build-avx2 for CLASS=avx2); DATA=FILE, PEERS=DIR, PY=PYTHON.
 #
 # Measures rnn-dist on the benchmark models A (rnn H 64), B (rnn H 512) and C (lstm H 256) —
 # batch 64 × 50, Adagrad, clip 5, Tiny Shakespeare — next to the peers in ../shared/bench, in
@@ -72,20 +72,27 @@ PY
 fi
 echo
 
+runs=${RUNS:-3}
+case $runs in ''|*[!0-9]*|0) echo "bench: RUNS must be a positive integer (got '$runs')" >&2; exit 2 ;; esac
 median() { python3 -c "import sys; v=sorted(float(x) for x in sys.argv[1:] if x != '-'); print(int(v[len(v)//2]) if v else '-')" "$@"; }
 ratio() { if [ "$1" = "-" ] || [ "$2" = "-" ]; then echo "-"; else python3 -c "print(f'{$1 / $2:.2f}×')"; fi; }
 thousands() { if [ "$1" = "-" ]; then echo "-"; else python3 -c "print(f'{$1 / 1000:.1f} k')"; fi; }
 
 if [ $mode = kernels ]; then
-    # GFLOP/s of model B's products (best of eight windows), ours and OpenBLAS's (numpy, best
-    # of 5 batches) at the same shapes and transposes, 1 and 2 threads.
-    printf '| product (m × n × k) | rnn-dist 1T | OpenBLAS 1T | rnn-dist 2T | OpenBLAS 2T |\n|---|---:|---:|---:|---:|\n'
-    while IFS='|' read -r name m n k ta tb; do
-        row=()
-        for threads in 1 2; do
-            row+=("$(echo "$ours" | grep "^$threads thread" | grep -F "$name" | awk '{print $(NF-1)}')")
-            if have_peers; then
-                row+=("$("${peer_env[@]}" "$py" - "$m" "$n" "$k" "$ta" "$tb" "$threads" <<'PY' 2>/dev/null || echo -
+    # GFLOP/s of model B's products, ours (best of eight windows) and OpenBLAS's (numpy, best
+    # of 8 windows) at the same shapes and transposes, 1 and 2 threads. $runs rounds, each ours
+    # (every product) then OpenBLAS's (every product), and each figure the best of its rounds:
+    # timed once each, the side timed in a slow minute lost by up to a third.
+    shapes='recurrence h·Whᵀ (per step)|64|512|512|0|1
+recurrence dz·Wh (per step)|64|512|512|0|0
+dWh = dZᵀ·H|512|512|3200|1|0
+logits = H·Uᵀ|3200|65|512|0|1
+dU = dθᵀ·H|65|512|3200|1|0
+dH = dθ·U|3200|512|65|0|0'
+    best() { python3 -c "import sys; v=[float(x) for x in sys.argv[1:] if x not in ('-', '')]; print(f'{max(v):.1f}' if v else '-')" "$@"; }
+    openblas() {  # openblas M N K TA TB THREADS -> GFLOP/s
+        have_peers || { echo -; return; }
+        "${peer_env[@]}" "$py" - "$@" <<'PY' 2>/dev/null || echo -
 import sys, time, numpy as np
 from threadpoolctl import threadpool_limits
 m, n, k, ta, tb, threads = (int(x) for x in sys.argv[1:])
@@ -103,20 +110,29 @@ with threadpool_limits(limits=threads, user_api="blas"):
         best = max(best, 2.0 * m * n * k * calls / (time.perf_counter() - start) / 1e9)
 print(f"{best:.1f}")
 PY
-)")
-            else
-                row+=("-")
-            fi
+    }
+    declare -A theirs
+    for round in $(seq "$runs"); do
+        [ "$round" = 1 ] || ours+=$'\n'"$("$binary" bench --kernels 2>/dev/null)"
+        while IFS='|' read -r name m n k ta tb; do
+            for threads in 1 2; do
+                theirs[$name/$threads]+=" $(openblas "$m" "$n" "$k" "$ta" "$tb" "$threads")"
+            done
+        done <<<"$shapes"
+    done
+    printf '| product (m × n × k) | rnn-dist 1T | OpenBLAS 1T | rnn-dist 2T | OpenBLAS 2T |\n|---|---:|---:|---:|---:|\n'
+    while IFS='|' read -r name m n k ta tb; do
+        row=()
+        for threads in 1 2; do
+            # shellcheck disable=SC2046
+            row+=("$(best $(echo "$ours" | grep "^$threads thread" | grep -F "$name" | awk '{print $(NF-1)}'))")
+            # shellcheck disable=SC2086
+            row+=("$(best ${theirs[$name/$threads]})")
         done
         printf '| %s (%s × %s × %s) | %s | %s | %s | %s |\n' "$name" "$m" "$n" "$k" "${row[0]}" "${row[1]}" "${row[2]}" "${row[3]}"
-    done <<'SHAPES'
-recurrence h·Whᵀ (per step)|64|512|512|0|1
-recurrence dz·Wh (per step)|64|512|512|0|0
-dWh = dZᵀ·H|512|512|3200|1|0
-logits = H·Uᵀ|3200|65|512|0|1
-dU = dθᵀ·H|65|512|3200|1|0
-dH = dθ·U|3200|512|65|0|0
-SHAPES
+    done <<<"$shapes"
+    echo
+    echo "load after: $(cut -d' ' -f1-3 /proc/loadavg); each figure the best of $runs rounds"
     exit 0
 fi
 
@@ -141,7 +157,6 @@ peer() {  # peer MODEL SCRIPT ARGS... -> tokens/s, or "-" without the peers
 
 # Each figure is the median of $runs runs, the contenders taking turns, so that a noisy
 # minute on a shared machine hits them alike.
-runs=${RUNS:-3}
 printf '| model | rnn-dist 2 threads | rnn-dist `-np 2` × 1 | numpy 1T | numpy 2T | PyTorch one-hot 2T | PyTorch embed 2T | 2 threads / best peer | `-np 2` / best peer | 2 threads / `-np 2` |\n'
 printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
 for model in A B C; do
