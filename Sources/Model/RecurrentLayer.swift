@@ -262,10 +262,11 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
     /// header) — because the step waits for its reduction. The others hold up to 128 rows: each
     /// block streams all T·B states (3.2 MB in a replica of model B) through the cache once,
     /// so 24-row blocks read them 22 times a step where these read them 5 times (model B, AVX2
-    /// tile, 2 threads: 2–5 % more tokens/s in four interleaved pairs). `StepExchange` still
-    /// sends a large block as 48 KB pieces. Block edges are multiples of 8 rows, the height of
-    /// the AVX-512 and NEON tiles, so that few blocks end inside a tile (which costs a little
-    /// speed, never a bit of the result: the rows of a tile are independent).
+    /// tile, 2 threads, four interleaved pairs: +5.5, +3.5, +7.5 and −1 % tokens/s).
+    /// `StepExchange` still sends a large block as 48 KB pieces. Block edges are multiples of 8
+    /// rows, the height of the AVX-512 and NEON tiles, so that few blocks end inside a tile
+    /// (which costs a little speed, never a bit of the result: the rows of a tile are
+    /// independent).
     @inlinable
     public var recurrentGradientBlocks: [Range<Int>] {
         let G = gateWidth
