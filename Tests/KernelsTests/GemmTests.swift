@@ -78,9 +78,9 @@ final class GemmTests: XCTestCase {
         }
     }
 
-    /// Packed panels and the model's buffers start on a cache line at every size, the large
-    /// ones included (which glibc would place 16 bytes into one): a 64-byte panel row then
-    /// never straddles two lines.
+    /// Packed panels, and the allocation behind the model's buffers (`FlatBuffer`), start on a
+    /// cache line at every size, the large ones included (which glibc would place 16 bytes into
+    /// one): a 64-byte panel row then never straddles two lines.
     func testOperandStorageIsCacheLineAligned() {
         for count in [1, 17, 4_096, 40_000, 1 << 20] {
             let buffer = UnsafeMutablePointer<Float>.allocateCacheAligned(capacity: count)
