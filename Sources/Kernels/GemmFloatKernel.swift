@@ -2,9 +2,9 @@
 /// chosen `KernelPath`.
 ///
 /// The micro-kernel walks op(B) in panels of `T.columns` columns, k-row by k-row: an
-/// untransposed B is read where it lies (`readsBInPlace`); a transposed one is first packed into
-/// panels that are contiguous over k (zero-padded at the right edge), one k-block of `kBlock`
-/// rows after another. A is read one element at a time and broadcast: in place through a
+/// untransposed B under at most one chunk of A's rows is read where it lies (`readsBInPlace`);
+/// any other is first packed into panels that are contiguous over k (zero-padded at the right
+/// edge), one k-block of `kBlock` rows after another. A is read one element at a time and broadcast: in place through a
 /// (row stride, k stride) pair when its rows run along k, and copied chunk by chunk into tiles
 /// that do (`PanelProduct.packA`) when it is transposed. Threads take disjoint blocks of C
 /// (rows, or panels of columns) and share B, read-only.
@@ -231,7 +231,8 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
     }
 
     /// A[rows, k0..<k0+kc] as tiles of `T.rows` rows, each (kc, T.rows) contiguous: tile t at
-    /// t·T.rows·kc, so the micro-kernel reads A with row stride 1 and k stride `T.rows`.
+    /// t·T.rows·kc, so the micro-kernel reads A with row stride 1 and k stride `T.rows`. Only a
+    /// transposed A is packed (`multiply`), so its rows at one k lie side by side.
     ///
     /// k outer: for a transposed A, the chunk's rows at one k lie side by side in the stored
     /// matrix, so each k's values are read once, front to back, and dealt to the tiles. Tile
@@ -246,11 +247,9 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
     func packA(rows: Range<Int>, k0: Int, kc: Int, into packed: UnsafeMutablePointer<Float>) {
         for kk in 0..<kc {
             let source = a + rows.lowerBound * aRowStride + (k0 + kk) * aKStride
-            if aRowStride == 1 {
-                let ahead = source + prefetchAhead * aKStride
-                for line in stride(from: 0, to: rows.count, by: 16) { prefetch(ahead + line) }
-                prefetch(ahead + rows.count - 1)
-            }
+            let ahead = source + prefetchAhead * aKStride   // a band of rows.count floats (aRowStride 1)
+            for line in stride(from: 0, to: rows.count, by: 16) { prefetch(ahead + line) }
+            prefetch(ahead + rows.count - 1)
             var i = 0
             while i < rows.count {
                 let mr = min(T.rows, rows.count - i)
