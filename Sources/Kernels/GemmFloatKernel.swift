@@ -6,8 +6,9 @@
 /// any other is first packed into panels that are contiguous over k (zero-padded at the right
 /// edge), one k-block of `kBlock` rows after another. A is read one element at a time and broadcast: in place through a
 /// (row stride, k stride) pair when its rows run along k, and copied chunk by chunk into tiles
-/// that do (`PanelProduct.packA`) when it is transposed. Threads take disjoint blocks of C
-/// (rows, or panels of columns) and share B, read-only.
+/// that do (`PanelProduct.packA`) when it is transposed. A right-edge panel narrower than one
+/// vector, under an A read in place, runs as dot products along k instead (`DotEdge`). Threads
+/// take disjoint blocks of C (rows, or panels of columns) and share B, read-only.
 
 @usableFromInline let kBlock = 256
 
@@ -198,6 +199,11 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
         let packsA = aKStride != 1 && panels.count > 1
         let packed = packsA ? UnsafeMutablePointer<Float>.allocateCacheAligned(capacity: (rowChunk + T.rows) * kBlock) : nil
         defer { packed?.deallocate() }
+        // A right-edge panel narrower than a vector runs as dot products along k (`DotEdge`).
+        let edgeColumns = panels.upperBound == self.panels ? n - (self.panels - 1) * T.columns : T.columns
+        let dotEdge = !packsA && usesDotEdge(T.self, columns: edgeColumns, aKStride: aKStride)
+        let edge = dotEdge ? UnsafeMutablePointer<Float>.allocateCacheAligned(capacity: kBlock * edgeColumns) : nil
+        defer { edge?.deallocate() }
         var k0 = 0
         while k0 < k {
             let kc = min(kBlock, k - k0)
@@ -209,6 +215,18 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
                 for p in panels {
                     let columns = min(T.columns, n - p * T.columns)
                     let (bPanel, bStride) = panel(p, k0: k0, kc: kc)
+                    if let edge, p == self.panels - 1 {
+                        gatherColumns(bPanel, strideBytes: bStride, kc: kc, columns: columns, into: edge)
+                        var i = chunk
+                        while i < chunkEnd {
+                            let mr = min(T.rows, chunkEnd - i)
+                            dotEdgeKernel(T.self, kc: kc, a: a + i * aRowStride + k0, rowStride: aRowStride, validRows: mr,
+                                          e: edge, c: c + i * ldc + p * T.columns, ldc: ldc, columns: columns,
+                                          overwrite: overwrite)
+                            i += mr
+                        }
+                        continue
+                    }
                     var i = chunk
                     while i < chunkEnd {
                         let mr = min(T.rows, chunkEnd - i)

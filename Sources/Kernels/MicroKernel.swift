@@ -75,7 +75,8 @@ func storeEdge<V: FloatVector>(_ accumulator: InlineArray<24, V>, vectors: Int, 
 }
 
 /// The micro-kernel's instantiations for one tile: full and tail rows, times 1…`T.vectors`
-/// vectors for right-edge panels narrower than the tile (a 65-wide product ends in one column).
+/// vectors for right-edge panels narrower than the tile (a 65-wide product ends in one column;
+/// under an A read in place, `DotEdge` takes a panel narrower than one vector).
 @inline(__always)
 func runMicroKernel<T: MicroTile>(
     _ tile: T.Type, kc: Int, a: UnsafePointer<Float>, rowStride: Int, kStride: Int, validRows: Int,

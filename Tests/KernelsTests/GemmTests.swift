@@ -7,7 +7,9 @@ import TestSupport
 /// each called directly: odd shapes, every transpose form, accumulate or not, and 1…4 threads
 /// (products this small run on one; larger ones below are split). Widths 48 and 64 read an
 /// untransposed B in place (48 ends in a narrower panel on every tile); 7, 17 and 65 end in
-/// partial vectors; 1, 7 and 17 rows leave row tails on every tile.
+/// partial vectors, and 1, 7, 65 and 129 (and 17 on the narrower tiles) in a panel narrower than
+/// one vector, which runs as dot products under an untransposed A (`DotEdge`), k tails and all
+/// (k 1, 7, 65; 300 spans two k-blocks); 1, 7 and 17 rows leave row tails on every tile.
 final class GemmTests: XCTestCase {
     let sizes = [1, 7, 17, 48, 64, 65, 129]
 
