@@ -1,3 +1,5 @@
+import CKernelISA
+
 /// A vector of `lanes` floats: the one type the generic kernels (the product's micro-kernel,
 /// exp, activations, softmax) are written over, instantiated as `SIMD16<Float>` (one zmm),
 /// `SIMD8<Float>` (one ymm) or `SIMD4<Float>` (one xmm or NEON q register) per `KernelPath`.
@@ -32,6 +34,8 @@ protocol FloatVector: Sendable {
     /// `replacing(with: 0, where:)` compiled to a loop over the lanes: 40 % of the softmax's
     /// time at V = 65.
     func keepingFirst(_ count: Int) -> Self
+    /// √ of each lane (one square-root instruction per register).
+    var squareRoot: Self { get }
     /// Σ of the lanes, by halving.
     var laneSum: Float { get }
     /// max of the lanes, by halving.
@@ -88,6 +92,7 @@ extension SIMD16<Float>: FloatVector {
         let keep = (Self.laneIndex &- Int32(truncatingIfNeeded: count)) &>> 31
         return unsafeBitCast(unsafeBitCast(self, to: SIMD16<Int32>.self) & keep, to: Self.self)
     }
+    @inline(__always) var squareRoot: Self { ckernelisa_sqrt16(self) }
     @inline(__always) var laneSum: Float { (lowHalf + highHalf).laneSum }
     @inline(__always) var laneMax: Float { lowHalf.lanewiseMax(highHalf).laneMax }
     @inline(__always) static func powerOfTwo(shifted t: Self) -> Self {
@@ -114,6 +119,7 @@ extension SIMD8<Float>: FloatVector {
         let keep = (Self.laneIndex &- Int32(truncatingIfNeeded: count)) &>> 31
         return unsafeBitCast(unsafeBitCast(self, to: SIMD8<Int32>.self) & keep, to: Self.self)
     }
+    @inline(__always) var squareRoot: Self { ckernelisa_sqrt8(self) }
     @inline(__always) var laneSum: Float { (lowHalf + highHalf).laneSum }
     @inline(__always) var laneMax: Float { lowHalf.lanewiseMax(highHalf).laneMax }
     @inline(__always) static func powerOfTwo(shifted t: Self) -> Self {
@@ -140,6 +146,7 @@ extension SIMD4<Float>: FloatVector {
         let keep = (Self.laneIndex &- Int32(truncatingIfNeeded: count)) &>> 31
         return unsafeBitCast(unsafeBitCast(self, to: SIMD4<Int32>.self) & keep, to: Self.self)
     }
+    @inline(__always) var squareRoot: Self { ckernelisa_sqrt4(self) }
     @inline(__always) var laneSum: Float {
         let v2 = lowHalf + highHalf
         return v2.x + v2.y

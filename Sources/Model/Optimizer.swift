@@ -75,11 +75,8 @@ public final class Optimizer<S: KernelScalar>: @unchecked Sendable {
             let (p, g) = (p.base, g.base)
             switch kind {
             case .adagrad:
-                let m = state.base
-                for i in range {
-                    m[i] += g[i] * g[i]
-                    p[i] -= lr * g[i] / (m[i] + eps).squareRoot()
-                }
+                adagradUpdate(p + range.lowerBound, gradients: g + range.lowerBound, squareSums: state.base + range.lowerBound,
+                              count: range.count, learningRate: lr, epsilon: eps)
             case .sgd:
                 for i in range { p[i] -= lr * g[i] }
             case .momentum:

@@ -153,4 +153,30 @@ final class ElementwiseTests: XCTestCase {
             }
         } }
     }
+
+    /// Adagrad's Float update at every runnable vector width, two steps (the square sums carry
+    /// over), against the scalar loop in Float: the same result bit for bit, since each lane
+    /// does the same IEEE operations in the same order; lengths leave every tail.
+    func testAdagradVectorsMatchTheScalarLoopBitForBit() {
+        for path in KernelPath.runnable {
+            var random = TestRandom(seed: 9)
+            for count in [1, 7, 16, 17, 65, 129] {
+                let start = random.uniform(count).map(Float.init)
+                let steps = (0..<2).map { _ in random.uniform(count, scale: 3).map(Float.init) }
+                var (p, m) = (start, [Float](repeating: 0.5, count: count))
+                var (expected, expectedSums) = (p, m)
+                let (lr, eps): (Float, Float) = (0.1, 1e-8)
+                for g in steps {
+                    adagradUpdate(&p, gradients: g, squareSums: &m, count: count, learningRate: lr, epsilon: eps, path: path)
+                    for i in 0..<count {
+                        expectedSums[i] += g[i] * g[i]
+                        expected[i] -= lr * g[i] / (expectedSums[i] + eps).squareRoot()
+                    }
+                }
+                XCTAssertEqual(p.map(\.bitPattern), expected.map(\.bitPattern), "\(path), \(count) parameters")
+                XCTAssertEqual(m.map(\.bitPattern), expectedSums.map(\.bitPattern), "\(path), \(count) square sums")
+                XCTAssertNotEqual(p, start)
+            }
+        }
+    }
 }

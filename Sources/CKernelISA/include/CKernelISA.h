@@ -58,4 +58,14 @@ static inline void ckernelisa_prefetch(const void *address) {
     __builtin_prefetch(address, 0, 3);
 }
 
+// √ of each lane, one square-root instruction per register: Swift's SIMD `squareRoot()` goes
+// lane by lane through the C library's `sqrtf` (with its errno check). Clang's vector types
+// of 4, 8 and 16 floats are Swift's SIMD4/8/16<Float>.
+typedef float ckernelisa_float4 __attribute__((ext_vector_type(4)));
+typedef float ckernelisa_float8 __attribute__((ext_vector_type(8)));
+typedef float ckernelisa_float16 __attribute__((ext_vector_type(16)));
+static inline ckernelisa_float4 ckernelisa_sqrt4(ckernelisa_float4 x) { return __builtin_elementwise_sqrt(x); }
+static inline ckernelisa_float8 ckernelisa_sqrt8(ckernelisa_float8 x) { return __builtin_elementwise_sqrt(x); }
+static inline ckernelisa_float16 ckernelisa_sqrt16(ckernelisa_float16 x) { return __builtin_elementwise_sqrt(x); }
+
 #endif
