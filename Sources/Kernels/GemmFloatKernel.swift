@@ -263,6 +263,7 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
     /// page, where the hardware prefetchers stop: each band waited for memory, and the copy was
     /// 6 % of model C's step. The band `prefetchAhead` k's further on is prefetched instead.
     func packA(rows: Range<Int>, k0: Int, kc: Int, into packed: UnsafeMutablePointer<Float>) {
+        assert(aRowStride == 1, "only a transposed A is packed")
         for kk in 0..<kc {
             let source = a + rows.lowerBound * aRowStride + (k0 + kk) * aKStride
             let ahead = source + prefetchAhead * aKStride   // a band of rows.count floats (aRowStride 1)
@@ -272,7 +273,7 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
             while i < rows.count {
                 let mr = min(T.rows, rows.count - i)
                 let target = packed + i * kc + kk * T.rows
-                for r in 0..<mr { target[r] = source[(i + r) * aRowStride] }
+                copyShortRow(from: source + i, to: target, count: mr)   // aRowStride 1
                 i += mr
             }
         }
@@ -314,7 +315,7 @@ func packPanels(_ b: UnsafePointer<Float>, ldb: Int, transposed: Bool, k: Int, n
                         let columns = min(width, n - j0)
                         let dst = block + p * kc * width + kk * width
                         if columns == width {
-                            copyPanelRow(from: src + j0, to: dst, width: width)
+                            copyShortRow(from: src + j0, to: dst, count: width)
                         } else {
                             dst.update(from: src + j0, count: columns)
                             (dst + columns).update(repeating: 0, count: width - columns)
@@ -327,20 +328,27 @@ func packPanels(_ b: UnsafePointer<Float>, ldb: Int, transposed: Bool, k: Int, n
     }
 }
 
-/// Copies one full row of a panel, `width` floats: the x86 tiles' widths (16, 32) as whole
-/// 64-byte vectors. `update(from:count:)` is a memmove call, which for 64 bytes costs more
-/// than the copy (it was 8 % of a dWh product on the AVX2 tile, one call per panel row).
+/// Copies `count` consecutive floats, a row of a packed tile or panel: the tiles' widths (32,
+/// 16, 8, 6, 4) as whole registers. `update(from:count:)` is a memmove call, which for 64 bytes
+/// costs more than the copy (8 % of a dWh product on the AVX2 tile, one call per panel row of
+/// B), and a loop over a tile's 8 rows of A compiled to two 16-byte moves and its control (40 %
+/// of `packA` in model A's dWh, 64 rows).
 @inline(__always)
-private func copyPanelRow(from source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>, width: Int) {
+private func copyShortRow(from source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>, count: Int) {
     let (from, to) = (UnsafeRawPointer(source), UnsafeMutableRawPointer(target))
-    switch width {
-    case 16:
-        to.storeBytes(of: from.loadUnaligned(as: SIMD16<Float>.self), as: SIMD16<Float>.self)
+    @inline(__always) func move<V: SIMD>(_: V.Type, byteOffset: Int) where V.Scalar == Float {
+        to.storeBytes(of: from.loadUnaligned(fromByteOffset: byteOffset, as: V.self), toByteOffset: byteOffset, as: V.self)
+    }
+    switch count {
     case 32:
-        to.storeBytes(of: from.loadUnaligned(as: SIMD16<Float>.self), as: SIMD16<Float>.self)
-        to.storeBytes(of: from.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self), toByteOffset: 64,
-                      as: SIMD16<Float>.self)
-    default:
-        target.update(from: source, count: width)
+        move(SIMD16<Float>.self, byteOffset: 0)
+        move(SIMD16<Float>.self, byteOffset: 64)
+    case 16: move(SIMD16<Float>.self, byteOffset: 0)
+    case 8: move(SIMD8<Float>.self, byteOffset: 0)
+    case 6:
+        move(SIMD4<Float>.self, byteOffset: 0)
+        move(SIMD2<Float>.self, byteOffset: 16)
+    case 4: move(SIMD4<Float>.self, byteOffset: 0)
+    default: for j in 0..<count { target[j] = source[j] }
     }
 }
