@@ -269,12 +269,14 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
             let ahead = source + prefetchAhead * aKStride   // a band of rows.count floats (aRowStride 1)
             for line in stride(from: 0, to: rows.count, by: 16) { prefetch(ahead + line) }
             prefetch(ahead + rows.count - 1)
+            // aRowStride is 1. Whole tiles with the constant count, so each copy is its moves.
             var i = 0
-            while i < rows.count {
-                let mr = min(T.rows, rows.count - i)
-                let target = packed + i * kc + kk * T.rows
-                copyShortRow(from: source + i, to: target, count: mr)   // aRowStride 1
-                i += mr
+            while i + T.rows <= rows.count {
+                copyShortRow(from: source + i, to: packed + i * kc + kk * T.rows, count: T.rows)
+                i += T.rows
+            }
+            if i < rows.count {
+                copyShortRow(from: source + i, to: packed + i * kc + kk * T.rows, count: rows.count - i)
             }
         }
     }
