@@ -5,20 +5,19 @@ import Model
 // in the model, so the gradients the micro-batches add up are those of the whole rows.
 
 extension TokenBatch {
-    /// Rows `rows` of this batch as a batch of their own, time-major like every batch.
+    /// Rows `rows` of this batch as a batch of their own, time-major like every batch: at each
+    /// step t, the selected rows' tokens lie side by side, so each step is one slice copied.
+    /// (Element by element, the copy went through the arrays' bounds and uniqueness checks,
+    /// and the copy-on-write of `targets` through the runtime's generic value witnesses.)
     func selecting(rows selected: Range<Int>) -> TokenBatch {
-        let (T, B, b) = (steps, rows, selected.count)
-        var inputs = [Int32](repeating: 0, count: T * b), targets = inputs
-        var mask = self.mask.map { _ in [UInt8](repeating: 0, count: T * b) }
-        for t in 0..<T {
-            for j in 0..<b {
-                let source = t * B + selected.lowerBound + j
-                inputs[t * b + j] = self.inputs[source]
-                targets[t * b + j] = self.targets[source]
-                if let full = self.mask { mask![t * b + j] = full[source] }
-            }
+        let (T, B) = (steps, rows)
+        func pick<Element>(_ full: [Element]) -> [Element] {
+            var part: [Element] = []
+            part.reserveCapacity(T * selected.count)
+            for t in 0..<T { part.append(contentsOf: full[(t * B + selected.lowerBound)..<(t * B + selected.upperBound)]) }
+            return part
         }
-        return TokenBatch(steps: T, rows: b, inputs: inputs, targets: targets, mask: mask)
+        return TokenBatch(steps: T, rows: selected.count, inputs: pick(inputs), targets: pick(targets), mask: mask.map(pick))
     }
 }
 
