@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// One named tensor inside a flat buffer: `count` scalars from `offset`, row-major `shape`.
 public struct TensorSpec: Sendable, Equatable {
     public let name: String
@@ -55,7 +61,7 @@ public final class FlatBuffer<Scalar: BinaryFloatingPoint>: @unchecked Sendable 
     public init(count: Int) {
         self.count = count
         base = .allocateCacheAligned(capacity: count)
-        base.initialize(repeating: 0, count: max(count, 1))
+        Self.setZeroBits(base, count: max(count, 1))
         owner = nil
     }
 
@@ -91,7 +97,15 @@ public final class FlatBuffer<Scalar: BinaryFloatingPoint>: @unchecked Sendable 
         set { precondition(index >= 0 && index < count); base[index] = newValue }
     }
 
-    public func zero() { base.update(repeating: 0, count: count) }
+    public func zero() { Self.setZeroBits(base, count: count) }
+
+    /// Sets `count` scalars to +0.0 (all bits zero in every IEEE format) with one memset. The
+    /// generic `initialize(repeating:)` and `update(repeating:)` ran element by element through
+    /// the runtime's value witnesses, since a generic class's methods are compiled unspecialised:
+    /// 0.5 % of model A's samples, in the carried state each replica copies every step.
+    private static func setZeroBits(_ base: UnsafeMutablePointer<Scalar>, count: Int) {
+        memset(base, 0, count * MemoryLayout<Scalar>.stride)
+    }
 
     public func copy(from other: FlatBuffer<Scalar>) {
         precondition(other.count == count)
