@@ -208,6 +208,10 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
         while k0 < k {
             let kc = min(kBlock, k - k0)
             let overwrite = k0 == 0 && !accumulate
+            if let edge {   // once per k-block: every chunk of rows reads the same columns
+                let (bPanel, bStride) = panel(self.panels - 1, k0: k0, kc: kc)
+                gatherColumns(bPanel, strideBytes: bStride, kc: kc, columns: edgeColumns, into: edge)
+            }
             var chunk = rows.lowerBound
             while chunk < rows.upperBound {
                 let chunkEnd = min(chunk + rowChunk, rows.upperBound)
@@ -216,7 +220,6 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
                     let columns = min(T.columns, n - p * T.columns)
                     let (bPanel, bStride) = panel(p, k0: k0, kc: kc)
                     if let edge, p == self.panels - 1 {
-                        gatherColumns(bPanel, strideBytes: bStride, kc: kc, columns: columns, into: edge)
                         var i = chunk
                         while i < chunkEnd {
                             let mr = min(T.rows, chunkEnd - i)
