@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Usage: bash launch/bench.sh [STEPS]            models A, B, C against the peers (STEPS timed steps
 #                                                of B and C, default 40; A runs 10 × STEPS)
-#        bash launch/bench.sh --kernels          model B's products against OpenBLAS
+#        bash launch/bench.sh --kernels          model B's products against OpenBLAS, and the
+#                                                tile ceiling (our micro-kernel, operands in L1)
 # Environment: RUNS=N (median of N runs, default 3; --kernels: best of N rounds);
 #              CLASS=native|avx2 (default native); SCRATCH=DIR (the build folder; default
 #              .build, .build-avx2 for CLASS=avx2); DATA=FILE, PEERS=DIR, PY=PYTHON.
@@ -131,6 +132,12 @@ PY
         done
         printf '| %s (%s × %s × %s) | %s | %s | %s | %s |\n' "$name" "$m" "$n" "$k" "${row[0]}" "${row[1]}" "${row[2]}" "${row[3]}"
     done <<<"$shapes"
+    # The micro-kernel alone, its operands in L1 (no peer figure): the most a product can reach.
+    tile=$(echo "$ours" | grep -m1 'tile ceiling' | sed 's/.*L1) *//; s/ *[0-9.]* GFLOP.*//; s/  */ /g')
+    # shellcheck disable=SC2046
+    printf '| tile ceiling, operands in L1 (%s) | %s | – | %s | – |\n' "$tile" \
+        "$(best $(echo "$ours" | grep '^1 thread.*tile ceiling' | awk '{print $(NF-1)}'))" \
+        "$(best $(echo "$ours" | grep '^2 thread.*tile ceiling' | awk '{print $(NF-1)}'))"
     echo
     echo "load after: $(cut -d' ' -f1-3 /proc/loadavg); each figure the best of $runs rounds"
     exit 0
@@ -141,10 +148,15 @@ fi
 # 0.65–2.4 M tokens/s from run to run on a shared machine).
 model_steps() { if [ "$1" = A ]; then echo $((10 * steps)); else echo "$steps"; fi; }
 
-ours() {  # ours MODEL EXTRA... -> tokens/s
+ours() {  # ours MODEL EXTRA... -> "tokens/s GFLOP/s"
     "$binary" bench --data "$data" --models "$1" --steps "$(model_steps "$1")" "${@:2}" 2>/dev/null \
-        | python3 -c 'import json,sys; print(int(json.loads(sys.stdin.readline())["tokens_per_s"]))' || echo -
+        | python3 -c 'import json,sys; r=json.loads(sys.stdin.readline()); print(int(r["tokens_per_s"]), r["gflops"])' \
+        || echo "- -"
 }
+# The kernel path's tile ceiling on 2 threads (`bench --kernels`: its micro-kernel with the
+# operands in L1), the best of a measurement before and after the models: the most any model
+# could reach, against which each model's GFLOP/s on 2 threads is given.
+ceiling() { "$binary" bench --kernels 2>/dev/null | awk '/^2 thread.*tile ceiling/ {print $(NF-1)}'; }
 peer() {  # peer MODEL SCRIPT ARGS... -> tokens/s, or "-" without the peers
     local model_step_count; model_step_count=$(model_steps "$1"); shift
     if have_peers && [ -f "$peers/$1" ]; then
@@ -157,16 +169,18 @@ peer() {  # peer MODEL SCRIPT ARGS... -> tokens/s, or "-" without the peers
 
 # Each figure is the median of $runs runs, the contenders taking turns, so that a noisy
 # minute on a shared machine hits them alike.
-printf '| model | rnn-dist 2 threads | rnn-dist `-np 2` × 1 | numpy 1T | numpy 2T | PyTorch one-hot 2T | PyTorch embed 2T | 2 threads / best peer | `-np 2` / best peer | 2 threads / `-np 2` |\n'
-printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
+ceiling_before=$(ceiling)
+printf '| model | rnn-dist 2 threads | rnn-dist `-np 2` × 1 | numpy 1T | numpy 2T | PyTorch one-hot 2T | PyTorch embed 2T | 2 threads / best peer | `-np 2` / best peer | 2 threads / `-np 2` | 2 threads: GFLOP/s |\n'
+printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
 for model in A B C; do
-    two=(); np2=(); n1=(); n2=(); onehot=(); embed=()
+    two=(); flops=(); np2=(); n1=(); n2=(); onehot=(); embed=()
     case $model in A) hidden=64; cell=rnn; numpy_args=(--embed --batched-wgrad) ;;
                    B) hidden=512; cell=rnn; numpy_args=() ;;
                    C) hidden=256; cell=lstm ;; esac
     for _ in $(seq "$runs"); do
-        two+=("$(ours $model --threads 2)")
-        np2+=("$(ours $model --ranks 2 --threads 1)")
+        read -r tokens rate <<<"$(ours $model --threads 2)"
+        two+=("$tokens"); flops+=("$rate")
+        np2+=("$(ours $model --ranks 2 --threads 1 | cut -d' ' -f1)")
         if [ $cell = rnn ]; then
             n1+=("$(peer $model numpy_batched_rnn.py --hidden $hidden --threads 1 "${numpy_args[@]}")")
             n2+=("$(peer $model numpy_batched_rnn.py --hidden $hidden --threads 2 "${numpy_args[@]}")")
@@ -176,13 +190,16 @@ for model in A B C; do
         onehot+=("$(peer $model torch_charrnn.py --cell $cell --hidden $hidden --threads 2 --input onehot)")
         embed+=("$(peer $model torch_charrnn.py --cell $cell --hidden $hidden --threads 2 --input embed)")
     done
+    flops=$(python3 -c "import sys; v=sorted(float(x) for x in sys.argv[1:] if x != '-'); print(v[len(v)//2] if v else '-')" "${flops[@]}")
     two=$(median "${two[@]}"); np2=$(median "${np2[@]}"); n1=$(median "${n1[@]}"); n2=$(median "${n2[@]}")
     onehot=$(median "${onehot[@]}"); embed=$(median "${embed[@]}")
     best=$(python3 -c "v=[int(x) for x in ['$n1','$n2','$onehot','$embed'] if x != '-']; print(max(v) if v else '-')")
-    printf '| %s: %s H %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$model" "$cell" "$hidden" \
+    printf '| %s: %s H %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$model" "$cell" "$hidden" \
         "$(thousands "$two")" "$(thousands "$np2")" "$(thousands "$n1")" "$(thousands "$n2")" \
         "$(thousands "$onehot")" "$(thousands "$embed")" \
-        "$(ratio "$two" "$best")" "$(ratio "$np2" "$best")" "$(ratio "$two" "$np2")"
+        "$(ratio "$two" "$best")" "$(ratio "$np2" "$best")" "$(ratio "$two" "$np2")" "$flops"
 done
+ceiling_after=$(ceiling)
 echo
+echo "tile ceiling on 2 threads (operands in L1): $ceiling_before GFLOP/s before the models, $ceiling_after after"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

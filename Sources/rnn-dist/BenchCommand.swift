@@ -25,7 +25,7 @@ struct Bench: ParsableCommand {
     var threads: Int?
     @Option(help: ArgumentHelp("Processes, as for train.", valueName: "N"))
     var ranks: Int?
-    @Flag(help: "Time the matrix products of model B alone instead (GFLOP/s with 1 and 2 threads).")
+    @Flag(help: "Time the matrix products of model B alone instead, and the tile ceiling (the micro-kernel with its operands in L1): GFLOP/s with 1 and 2 threads.")
     var kernels = false
 
     func validate() throws {
@@ -41,11 +41,15 @@ struct Bench: ParsableCommand {
     func run() throws {
         announceKernels()
         if kernels {
+            let tile = tileShape()
             for threads in [1, 2] {
                 for (shape, rate) in KernelBenchmark.run(threads: threads) {
                     print(String(format: "%d thread(s)  %-30@ %5d × %4d × %4d  %6.1f GFLOP/s", threads, shape.name as NSString,
                                  shape.m, shape.n, shape.k, rate))
                 }
+                print(String(format: "%d thread(s)  %-30@ %5d × %4d × %4d  %6.1f GFLOP/s", threads,
+                             "tile ceiling (operands in L1)" as NSString, tile.rows, tile.columns, tile.kc,
+                             tileCeiling(threads: threads)))
             }
             return
         }
