@@ -7,19 +7,26 @@ import Synchronization
 /// thread of model A (H 64, a dozen parallel parts in a 1.5 ms step) started late in every
 /// part: the forward pass took 266 µs with 2 threads against 330 with one.
 ///
-/// One job at a time: `run` publishes `parts` indices; the caller and the workers claim them
-/// one by one from a shared ticket (generation | parts | next index) until none is left, and
-/// the caller returns when every claimed part has finished. The caller claims parts too, so a
-/// job completes even if no worker ever wakes. A worker that finds no job spins for
-/// `spinSeconds`, then sleeps on its semaphore until the next job. A second caller while a job
-/// runs (a `parallelFor` inside a `parallelFor`) runs its parts itself.
+/// One job at a time: `run` publishes `parts` indices on a `JobBoard`; the caller and the workers
+/// claim them one by one from its ticket (generation | parts | next index) until none is left,
+/// and the caller returns when every claimed part has finished. The caller claims parts too, so
+/// a job completes even if no worker ever wakes. A worker that finds no job spins for
+/// `spinSeconds`, then sleeps on its semaphore until the next job.
+///
+/// A `parallelFor` inside a part of the running job (a nested job) is published on a second
+/// board, one at a time, and its caller claims its parts like any job's; the threads that have
+/// finished their parts of the running job and wait for the rest help it. Thread replicas
+/// (`ThreadReplicas`, one part each) end their passes with the recurrent weight gradients, so a
+/// replica done early takes part of another's instead of waiting for it. A second nested job
+/// while one is published, or one nested deeper, runs its parts itself.
 @usableFromInline
 final class WorkerPool: @unchecked Sendable {
     @usableFromInline static let shared = WorkerPool()
 
     /// How long an idle worker keeps looking for work before it sleeps: longer than the serial
     /// stretches between a step's parallel parts, short enough to give the core back when the
-    /// trainer does something else (100 µs and 3 ms measured alike on model A).
+    /// trainer does something else (100 µs and 3 ms measured alike on model A). A worker never
+    /// sleeps while a job is running: one of its parts may yet publish a nested job.
     static let spinSeconds = 100e-6
 
     final class Worker: Sendable {
@@ -27,15 +34,13 @@ final class WorkerPool: @unchecked Sendable {
         let wake = DispatchSemaphore(value: 0)
     }
 
-    /// generation (bits 32…63) | parts (16…31) | next part to claim (0…15).
-    private let ticket = Atomic<UInt64>(0)
-    private let finished = Atomic<Int>(0)
+    /// The running job, and the nested job inside one of its parts.
+    private let job = JobBoard()
+    private let nested = JobBoard()
     private let busy = Atomic<Bool>(false)
-    /// The current job's body; set by the caller before the ticket publishes the job and
-    /// cleared after its last part finished, so a worker reads it only while it holds a part.
-    private var work: ((Int) -> Void)?
+    private let nestedBusy = Atomic<Bool>(false)
     /// How many parts of the current job one thread may run: 1 for `onePerThread`. Set before
-    /// the ticket publishes the job, like `work`.
+    /// the ticket publishes the job, like its body.
     private let partsPerThread = Atomic<Int>(.max)
     private var workers: [Worker] = []
 
@@ -49,55 +54,50 @@ final class WorkerPool: @unchecked Sendable {
     @usableFromInline
     func run(parts: Int, onePerThread: Bool = false, whileWaiting: (() -> Void)? = nil, _ body: (Int) -> Void) {
         precondition(parts < 1 << 16, "WorkerPool: too many parts")
-        guard parts > 1, busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
+        guard parts > 1 else {
             for index in 0..<parts { body(index) }
+            return
+        }
+        guard busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
+            runNested(parts: parts, body)
             return
         }
         defer { busy.store(false, ordering: .releasing) }
         while workers.count < parts - 1 { startWorker() }
         withoutActuallyEscaping(body) { body in
-            work = body
-            finished.store(0, ordering: .relaxed)
-            let generation = (ticket.load(ordering: .relaxed) >> 32) &+ 1
             partsPerThread.store(onePerThread ? 1 : .max, ordering: .relaxed)
-            ticket.store(generation << 32 | UInt64(parts) << 16, ordering: .sequentiallyConsistent)
+            let generation = job.publish(parts: parts, body)
             for worker in workers where worker.sleeping.exchange(false, ordering: .sequentiallyConsistent) {
                 worker.wake.signal()
             }
-            runClaimedParts(of: generation, atMost: onePerThread ? 1 : .max)
+            job.runClaimedParts(of: generation, atMost: onePerThread ? 1 : .max)
             var spins = 0
-            while finished.load(ordering: .acquiring) < parts {
+            while !job.hasFinished(parts: parts) {
+                if nested.helpWithOnePart() { continue }
                 // Every 256th turn: a network poll is heavier than this loop (exclusivity checks,
                 // MPI), and on a core shared with a worker (SMT) it would take that worker's
                 // issue slots; a microsecond apart is often enough to keep a transfer moving.
                 spins &+= 1
                 if spins & 255 == 0 { whileWaiting?() }
             }
-            work = nil
+            job.retire()
         }
     }
 
-    /// Claims and runs parts of job `generation` until none is left (or `atMost` ran), and
-    /// none of a later job.
-    @inline(never)
-    private func runClaimedParts(of generation: UInt64, atMost: Int) {
-        var ran = 0
-        while ran < atMost {
-            let current = ticket.load(ordering: .acquiring)
-            guard current >> 32 == generation, current & 0xFFFF < (current >> 16) & 0xFFFF else { return }
-            guard ticket.compareExchange(expected: current, desired: current + 1,
-                                         ordering: .acquiringAndReleasing).exchanged else { continue }
-            runPart(Int(current & 0xFFFF))
-            finished.add(1, ordering: .releasing)
-            ran += 1
+    /// A job published from inside a part of the running one: its caller runs parts, and so
+    /// do threads that wait for the running job to end (`run`, `loop`).
+    private func runNested(parts: Int, _ body: (Int) -> Void) {
+        guard nestedBusy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
+            for index in 0..<parts { body(index) }
+            return
         }
-    }
-
-    /// Not inlined, so that every reference this makes to the job's body is released before
-    /// the part counts as finished (`withoutActuallyEscaping` checks that none is left).
-    @inline(never)
-    private func runPart(_ index: Int) {
-        work!(index)
+        defer { nestedBusy.store(false, ordering: .releasing) }
+        withoutActuallyEscaping(body) { body in
+            let generation = nested.publish(parts: parts, body)
+            nested.runClaimedParts(of: generation, atMost: .max)
+            while !nested.hasFinished(parts: parts) {}   // a helper is finishing a part it claimed
+            nested.retire()
+        }
     }
 
     private func startWorker() {
@@ -106,7 +106,7 @@ final class WorkerPool: @unchecked Sendable {
         // The generation before the job that starts this worker is published: a worker that
         // read it only once running could take that job for an old one and wait for the next,
         // leaving a part that only it may run (`onePerThread`) to no one.
-        let seen = ticket.load(ordering: .acquiring) >> 32
+        let seen = job.generation
         let thread = Thread { [self] in loop(worker, seen: seen) }
         thread.name = "rnn-dist worker"
         thread.start()
@@ -117,12 +117,16 @@ final class WorkerPool: @unchecked Sendable {
         while true {
             var idleSince = DispatchTime.now().uptimeNanoseconds
             var spins = 0
-            while ticket.load(ordering: .acquiring) >> 32 == seen {
+            while job.generation == seen {
+                if nested.helpWithOnePart() {
+                    idleSince = DispatchTime.now().uptimeNanoseconds
+                    continue
+                }
                 spins += 1
-                guard spins % 64 == 0,
+                guard spins % 64 == 0, !busy.load(ordering: .relaxed),
                       Double(DispatchTime.now().uptimeNanoseconds - idleSince) > Self.spinSeconds * 1e9 else { continue }
                 worker.sleeping.store(true, ordering: .sequentiallyConsistent)
-                if ticket.load(ordering: .sequentiallyConsistent) >> 32 != seen {
+                if job.generationSequentiallyConsistent != seen {
                     // A job came between the check and the flag: take the flag back, or, if
                     // the caller already took it, consume the signal it sent.
                     if !worker.sleeping.exchange(false, ordering: .sequentiallyConsistent) { worker.wake.wait() }
@@ -131,8 +135,68 @@ final class WorkerPool: @unchecked Sendable {
                 worker.wake.wait()
                 idleSince = DispatchTime.now().uptimeNanoseconds
             }
-            seen = ticket.load(ordering: .acquiring) >> 32
-            runClaimedParts(of: seen, atMost: partsPerThread.load(ordering: .relaxed))
+            seen = job.generation
+            job.runClaimedParts(of: seen, atMost: partsPerThread.load(ordering: .relaxed))
         }
+    }
+}
+
+/// One job at a time, published for threads to claim its parts: its body, a ticket
+/// (generation | parts | next part to claim) and the count of finished parts.
+private final class JobBoard: @unchecked Sendable {   // `work` is written only while no part can be claimed
+    /// generation (bits 32…63) | parts (16…31) | next part to claim (0…15).
+    private let ticket = Atomic<UInt64>(0)
+    private let finished = Atomic<Int>(0)
+    /// The job's body; set before the ticket publishes the job and cleared after its last part
+    /// finished, so a thread reads it only while it holds a part.
+    private var work: ((Int) -> Void)?
+
+    var generation: UInt64 { ticket.load(ordering: .acquiring) >> 32 }
+
+    /// `generation`, ordered with the sleeping flags of the workers (`WorkerPool.loop`).
+    var generationSequentiallyConsistent: UInt64 { ticket.load(ordering: .sequentiallyConsistent) >> 32 }
+
+    /// Publishes `parts` parts of `body` as the next generation, which it returns.
+    func publish(parts: Int, _ body: @escaping (Int) -> Void) -> UInt64 {
+        work = body
+        finished.store(0, ordering: .relaxed)
+        let generation = (ticket.load(ordering: .relaxed) >> 32) &+ 1
+        ticket.store(generation << 32 | UInt64(parts) << 16, ordering: .sequentiallyConsistent)
+        return generation
+    }
+
+    func hasFinished(parts: Int) -> Bool { finished.load(ordering: .acquiring) >= parts }
+
+    /// After the last part finished: drops the body.
+    func retire() { work = nil }
+
+    /// Claims and runs parts of job `generation` until none is left (or `atMost` ran), and
+    /// none of a later job.
+    @inline(never)
+    @discardableResult
+    func runClaimedParts(of generation: UInt64, atMost: Int) -> Int {
+        var ran = 0
+        while ran < atMost {
+            let current = ticket.load(ordering: .acquiring)
+            guard current >> 32 == generation, current & 0xFFFF < (current >> 16) & 0xFFFF else { break }
+            guard ticket.compareExchange(expected: current, desired: current + 1,
+                                         ordering: .acquiringAndReleasing).exchanged else { continue }
+            runPart(Int(current & 0xFFFF))
+            finished.add(1, ordering: .releasing)
+            ran += 1
+        }
+        return ran
+    }
+
+    /// Runs one unclaimed part of the published job, if there is one; whether it did.
+    func helpWithOnePart() -> Bool {
+        runClaimedParts(of: generation, atMost: 1) == 1
+    }
+
+    /// Not inlined, so that every reference this makes to the job's body is released before
+    /// the part counts as finished (`withoutActuallyEscaping` checks that none is left).
+    @inline(never)
+    private func runPart(_ index: Int) {
+        work!(index)
     }
 }

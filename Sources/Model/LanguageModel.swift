@@ -105,9 +105,11 @@ public struct LanguageModel<S: KernelScalar>: Sendable {
     /// the layout) are final, before the recurrent layers' backward pass — a trainer starts
     /// their allreduce there, so it travels while BPTT runs. `listener` hears of the recurrent
     /// layers' gradients as they become final, and is polled while they compute (`GradientListener`).
+    /// `weightGradientThreads` (default `threads`) splits the recurrent weight gradients' products,
+    /// the pass's last work (`RecurrentLayer.backward`).
     @inlinable
     public func run(_ batch: TokenBatch, parameters: FlatBuffer<S>, state: FlatBuffer<S>,
-                    gradients: FlatBuffer<S>?, work: Workspace<S>, threads: Int,
+                    gradients: FlatBuffer<S>?, work: Workspace<S>, threads: Int, weightGradientThreads: Int? = nil,
                     dropout: DropoutSeed? = nil, truncate: Int? = nil,
                     outputGradientsReady: ((LossSum) -> Void)? = nil, listener: GradientListener? = nil) -> LossSum {
         precondition(parameters.count == layout.count, "parameter buffer does not match the layout")
@@ -124,7 +126,8 @@ public struct LanguageModel<S: KernelScalar>: Sendable {
                 layers[l].backward(tokens: batch.inputs, below: below,
                                    belowGradient: l == 0 ? nil : work.layers[l - 1].hiddenGrads.base,
                                    steps: T, rows: B, parameters: parameters, gradients: gradients,
-                                   work: work.layers[l], threads: threads, truncate: truncate, listener: listener)
+                                   work: work.layers[l], threads: threads, weightGradientThreads: weightGradientThreads,
+                                   truncate: truncate, listener: listener)
                 if l > 0, dropout != nil, let mask = work.layers[l - 1].dropoutMask {
                     let g = work.layers[l - 1].hiddenGrads.base
                     for i in 0..<(T * B * H) { g[i] *= mask.base[i] }

@@ -118,10 +118,16 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
     /// computed. A block is the same product restricted to rows of dRᵀ, and every element is
     /// summed over the T·B positions in the same order, so the result is bit-identical to one
     /// product.
+    ///
+    /// The dWh products are split between `weightGradientThreads` threads (default `threads`).
+    /// Thread replicas, whose kernels run on one thread each, pass their count: dWh is a pass's
+    /// last work, and a replica done with its own pass by then takes part of another's
+    /// (`WorkerPool`'s nested jobs) instead of waiting for it. Rows of dWh are independent, so
+    /// the split changes no bit of the result.
     @inlinable
     public func backward(tokens: [Int32], below: UnsafePointer<S>?, belowGradient: UnsafeMutablePointer<S>?,
                          steps T: Int, rows B: Int, parameters: FlatBuffer<S>, gradients: FlatBuffer<S>,
-                         work: LayerWorkspace<S>, threads: Int, truncate: Int? = nil,
+                         work: LayerWorkspace<S>, threads: Int, weightGradientThreads: Int? = nil, truncate: Int? = nil,
                          listener: GradientListener? = nil) {
         let (H, G) = (hidden, gateWidth)
         let window = truncate ?? T
@@ -237,18 +243,19 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
         // packed once for all the blocks (the same values the single product reads).
         let dWh = gradients.view(recurrentWeight)
         let blocks = recurrentGradientBlocks
+        let dWhThreads = weightGradientThreads ?? threads
         if let listener, blocks.count > 1 {
             work.packing.pack(work.states.base, ldb: H, transposed: false, k: T * B, n: H, threads: threads)
             for block in blocks {
                 gemm(m: block.count, a: dR + block.lowerBound, lda: G, transposeA: true, packed: work.packing,
-                     c: dWh + block.lowerBound * H, ldc: H, accumulate: true, threads: threads)
+                     c: dWh + block.lowerBound * H, ldc: H, accumulate: true, threads: dWhThreads)
                 let first = recurrentWeight.offset + block.lowerBound * H
                 listener.gradientsFinal(first..<(first + block.count * H))
                 listener.poll()
             }
         } else {
             gemm(m: G, n: H, k: T * B, a: dR, lda: G, transposeA: true, b: work.states.base, ldb: H,
-                 c: dWh, ldc: H, accumulate: true, threads: threads, scratch: work.packing)
+                 c: dWh, ldc: H, accumulate: true, threads: dWhThreads, scratch: work.packing)
             listener?.gradientsFinal(recurrentWeight.offset..<(recurrentWeight.offset + recurrentWeight.count))
         }
         if case .dense(let I) = input {

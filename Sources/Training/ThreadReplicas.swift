@@ -18,7 +18,10 @@ final class ThreadReplicas: @unchecked Sendable {  // each replica's buffers are
     let workspaces: [Workspace<Float>]
     let gradients: [FlatBuffer<Float>]
     private var losses: [LossSum]
-    /// The kernels' threads inside one replica: 1 (a nested `parallelFor` would run alone).
+    /// The kernels' threads inside one replica: 1. A nested `parallelFor` runs on the replica's
+    /// own thread, helped only by threads with nothing else to do (`WorkerPool`): the replicas
+    /// split their recurrent weight gradients (`RecurrentLayer.backward`), the last work of a
+    /// pass, so that a replica done early helps one that is not.
     let kernelThreads = 1
 
     /// nil when one replica would do: one thread, or a single row per micro-batch.

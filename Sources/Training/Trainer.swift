@@ -219,6 +219,7 @@ public final class Trainer {
             let carried = state.copying(rows: selected, width: W)
             let loss = model.run(micro, parameters: parameters, state: carried, gradients: replicas.gradients[r],
                                  work: replicas.workspaces[r], threads: replicas.kernelThreads,
+                                 weightGradientThreads: replicas.count,
                                  dropout: dropoutSeed(rows: selected), truncate: config.train.bpttTruncate,
                                  outputGradientsReady: { streaming?.outputFinal(replica: r, loss: $0) },
                                  listener: streaming?.listener(replica: r))

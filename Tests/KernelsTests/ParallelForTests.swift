@@ -1,8 +1,11 @@
 import XCTest
+import Dispatch
+import Synchronization
 import Kernels
 
 /// `parallelFor` on the worker pool: every index exactly once, whether the workers are spinning,
-/// asleep (after a pause longer than their spin) or busy with an outer `parallelFor`.
+/// asleep (after a pause longer than their spin) or busy with an outer `parallelFor`; and a
+/// nested job helped by the threads that wait.
 final class ParallelForTests: XCTestCase {
     func testEveryIndexRunsExactlyOnceAcrossThreadCountsAndPauses() {
         let count = 1_000
@@ -20,19 +23,47 @@ final class ParallelForTests: XCTestCase {
         }
     }
 
-    func testNestedCallsRunInsideTheirPart() {
+    /// Nested jobs: one at a time is published for idle threads to help with, any other runs
+    /// on its caller's thread; either way every index runs once.
+    func testNestedCallsRunEveryIndexOnce() {
         let hits = UnsafeMutablePointer<Int>.allocate(capacity: 64)
         defer { hits.deallocate() }
-        hits.initialize(repeating: 0, count: 64)
         let shared = SendablePointer(hits)
-        parallelFor(4, threads: 4) { outer in
-            for block in outer {
-                parallelFor(16, threads: 4) { inner in
-                    for i in inner { shared.base[block * 16 + i] += 1 }
+        for round in 0..<200 {
+            hits.initialize(repeating: 0, count: 64)
+            parallelFor(4, threads: 2 + round % 3) { outer in
+                for block in outer {
+                    parallelFor(16, threads: 4) { inner in
+                        for i in inner { shared.base[block * 16 + i] += 1 }
+                    }
                 }
             }
+            XCTAssertEqual((0..<64).map { hits[$0] }, [Int](repeating: 1, count: 64), "round \(round)")
         }
-        XCTAssertEqual((0..<64).map { hits[$0] }, [Int](repeating: 1, count: 64))
+    }
+
+    /// A thread that has finished its part of a job helps with a nested job another part
+    /// publishes (how a thread replica done early takes part of another's weight gradients).
+    /// The nested job's first part waits for its second to start: run by its caller alone, the
+    /// second would start only after the first, which would wait out its deadline.
+    func testAThreadDoneWithItsPartHelpsWithANestedJob() {
+        for round in 0..<20 {
+            let secondStarted = Atomic<Bool>(false)
+            let overlapped = Atomic<Bool>(false)
+            runOnePartPerThread(2) { part in
+                guard part == 1 else { return }   // part 0's thread is done at once
+                parallelFor(2, threads: 2) { range in
+                    if range.lowerBound == 1 {
+                        secondStarted.store(true, ordering: .releasing)
+                        return
+                    }
+                    let deadline = DispatchTime.now().uptimeNanoseconds + 2_000_000_000
+                    while !secondStarted.load(ordering: .acquiring), DispatchTime.now().uptimeNanoseconds < deadline {}
+                    overlapped.store(secondStarted.load(ordering: .acquiring), ordering: .releasing)
+                }
+            }
+            XCTAssertTrue(overlapped.load(ordering: .acquiring), "round \(round): no thread helped with the nested job")
+        }
     }
 
     /// `runOnePartPerThread`: every part once, each on a thread of its own — also the first job

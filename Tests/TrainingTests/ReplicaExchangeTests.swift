@@ -64,4 +64,54 @@ final class ReplicaExchangeTests: XCTestCase {
             XCTAssertEqual(totals.lossSum, replicas.loss.nats, accuracy: 1e-3 * replicas.loss.nats, "\(name)")
         }
     }
+
+    /// The replicas split their recurrent weight gradients' products (`weightGradientThreads`),
+    /// so that a replica done early takes part of another's (`WorkerPool`'s nested jobs): the
+    /// gradients are the same, bit for bit, as each replica's alone. The replicas other than
+    /// the first start 20 ms late, so that the first is done while they compute dWh; the shapes
+    /// are large enough that dWh's blocks are split (at least 2²³ FMAs each).
+    func testReplicasSplittingTheirWeightGradientsChangeNoBit() throws {
+        let cases: [(String, ModelShape)] = [
+            ("rnn H 256", ModelShape(vocabulary: 29, hidden: 256)),
+            ("lstm H 192, 2 layers", ModelShape(vocabulary: 23, hidden: 192, cell: .lstm, layers: 2)),
+        ]
+        let (T, B) = (25, 40)
+        for (name, shape) in cases {
+            var random = TestRandom(seed: 5)
+            let model = LanguageModel<Float>(shape: shape)
+            let parameters = FlatBuffer(random.uniform(model.layout.count, scale: 0.3).map(Float.init))
+            let state = FlatBuffer(random.uniform(B * shape.stateWidth, scale: 0.5).map(Float.init))
+            let batch = TokenBatch(steps: T, rows: B, inputs: random.tokens(T * B, below: shape.vocabulary),
+                                   targets: random.tokens(T * B, below: shape.vocabulary))
+            func gradients(weightGradientThreads: Int) throws -> [[Float]] {
+                let replicas = try XCTUnwrap(ThreadReplicas(model: model, steps: T, rows: B, threads: 2))
+                replicas.begin()
+                let ranks = IdenticalRanks(size: 1)
+                let exchange = StepExchange(layout: model.layout, buckets: model.gradientBuckets, communicator: ranks)
+                exchange.begin()
+                let streaming = ReplicaExchange(replicas: replicas, exchange: exchange,
+                                                outputRanges: model.layout.ranges(covering: model.gradientBuckets[0]),
+                                                earlierLoss: .zero, stopVote: { nil })
+                replicas.run(first: 0, whileWaiting: streaming.poll) { r, rows in
+                    if r > 0 { usleep(20_000) }
+                    return model.run(batch.selecting(rows: rows), parameters: parameters,
+                                     state: state.copying(rows: rows, width: shape.stateWidth),
+                                     gradients: replicas.gradients[r], work: replicas.workspaces[r], threads: 1,
+                                     weightGradientThreads: weightGradientThreads,
+                                     outputGradientsReady: { streaming.outputFinal(replica: r, loss: $0) },
+                                     listener: streaming.listener(replica: r))
+                }
+                streaming.finish()
+                _ = try exchange.finish()
+                return replicas.gradients.map(\.array)
+            }
+            let alone = try gradients(weightGradientThreads: 1)
+            for attempt in 0..<3 {
+                let split = try gradients(weightGradientThreads: 2)
+                let differing = zip(split, alone).map { zip($0, $1).filter { $0 != $1 }.count }
+                XCTAssertEqual(differing, [0, 0], "\(name), attempt \(attempt): elements that differ, per replica")
+            }
+            XCTAssertTrue(alone.allSatisfy { $0.contains { $0 != 0 } }, "\(name): a replica computed no gradient")
+        }
+    }
 }
