@@ -20,12 +20,7 @@ final class ReplicaExchangeTests: XCTestCase {
         ]
         let (T, B) = (7, 11)
         for (name, shape, threads) in cases {
-            var random = TestRandom(seed: 11)
-            let model = LanguageModel<Float>(shape: shape)
-            let parameters = FlatBuffer(random.uniform(model.layout.count, scale: 0.3).map(Float.init))
-            let state = FlatBuffer(random.uniform(B * shape.stateWidth, scale: 0.5).map(Float.init))
-            let batch = TokenBatch(steps: T, rows: B, inputs: random.tokens(T * B, below: shape.vocabulary),
-                                   targets: random.tokens(T * B, below: shape.vocabulary))
+            let (model, parameters, state, batch) = randomStep(shape, steps: T, rows: B, seed: 11)
             let replicas = try XCTUnwrap(ThreadReplicas(model: model, steps: T, rows: B, threads: threads))
             let ranks = IdenticalRanks(size: 1)
             let exchange = StepExchange(layout: model.layout, buckets: model.gradientBuckets, communicator: ranks)
@@ -77,12 +72,7 @@ final class ReplicaExchangeTests: XCTestCase {
         ]
         let (T, B) = (25, 40)
         for (name, shape) in cases {
-            var random = TestRandom(seed: 5)
-            let model = LanguageModel<Float>(shape: shape)
-            let parameters = FlatBuffer(random.uniform(model.layout.count, scale: 0.3).map(Float.init))
-            let state = FlatBuffer(random.uniform(B * shape.stateWidth, scale: 0.5).map(Float.init))
-            let batch = TokenBatch(steps: T, rows: B, inputs: random.tokens(T * B, below: shape.vocabulary),
-                                   targets: random.tokens(T * B, below: shape.vocabulary))
+            let (model, parameters, state, batch) = randomStep(shape, steps: T, rows: B, seed: 5)
             func gradients(weightGradientThreads: Int) throws -> [[Float]] {
                 let replicas = try XCTUnwrap(ThreadReplicas(model: model, steps: T, rows: B, threads: 2))
                 replicas.begin()
@@ -113,5 +103,17 @@ final class ReplicaExchangeTests: XCTestCase {
             }
             XCTAssertTrue(alone.allSatisfy { $0.contains { $0 != 0 } }, "\(name): a replica computed no gradient")
         }
+    }
+
+    /// A model of `shape` with random parameters, carried state and batch.
+    func randomStep(_ shape: ModelShape, steps T: Int, rows B: Int, seed: UInt64)
+        -> (LanguageModel<Float>, FlatBuffer<Float>, FlatBuffer<Float>, TokenBatch) {
+        var random = TestRandom(seed: seed)
+        let model = LanguageModel<Float>(shape: shape)
+        let parameters = FlatBuffer(random.uniform(model.layout.count, scale: 0.3).map(Float.init))
+        let state = FlatBuffer(random.uniform(B * shape.stateWidth, scale: 0.5).map(Float.init))
+        let batch = TokenBatch(steps: T, rows: B, inputs: random.tokens(T * B, below: shape.vocabulary),
+                               targets: random.tokens(T * B, below: shape.vocabulary))
+        return (model, parameters, state, batch)
     }
 }
