@@ -73,10 +73,15 @@ final class WorkerPool: @unchecked Sendable {
             job.runClaimedParts(of: generation, atMost: onePerThread ? 1 : .max)
             var spins = 0
             while !job.hasFinished(parts: parts) {
-                if nested.helpWithOnePart() { continue }
                 // Every 256th turn: a network poll is heavier than this loop (exclusivity checks,
                 // MPI), and on a core shared with a worker (SMT) it would take that worker's
                 // issue slots; a microsecond apart is often enough to keep a transfer moving.
+                // And after each part of a nested job this thread helped with (a millisecond or
+                // two of a replica's dWh), during which nothing polled.
+                if nested.helpWithOnePart() {
+                    whileWaiting?()
+                    continue
+                }
                 spins &+= 1
                 if spins & 255 == 0 { whileWaiting?() }
             }

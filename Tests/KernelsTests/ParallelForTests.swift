@@ -66,6 +66,26 @@ final class ParallelForTests: XCTestCase {
         }
     }
 
+    /// The waiting caller's `whileWaiting` (a network poll, in training) runs after every part of
+    /// a nested job it helped with, not only every few hundred idle turns: a helped part can take
+    /// milliseconds, and a reduction in flight moves only while it is polled.
+    func testTheWaitingCallerPollsBetweenTheNestedPartsItHelpsWith() {
+        let caller = pthread_self()
+        let events = Mutex<[String]>([])   // "part" (a nested part the caller ran), "poll"
+        runOnePartPerThread(2, whileWaiting: { events.withLock { $0.append("poll") } }) { part in
+            guard part == 1 else { return }   // the caller's own part ends at once
+            parallelFor(16, threads: 16) { _ in
+                usleep(2_000)
+                if pthread_equal(pthread_self(), caller) != 0 { events.withLock { $0.append("part") } }
+            }
+        }
+        let log = events.withLock { $0 }
+        XCTAssertTrue(log.contains("part"), "the caller helped with no nested part: \(log)")
+        for (index, event) in log.enumerated() where event == "part" && index + 1 < log.count {
+            XCTAssertEqual(log[index + 1], "poll", "the caller ran a nested part and went on without polling: \(log)")
+        }
+    }
+
     /// `runOnePartPerThread`: every part once, each on a thread of its own — also the first job
     /// of a worker started for it (a part count larger than any before starts one; such a worker
     /// once took its first job for an old one and left its part to no one: a hang) and after the
