@@ -63,18 +63,20 @@ final class ReplicaExchangeTests: XCTestCase {
     /// The replicas split their recurrent weight gradients' products (`weightGradientThreads`),
     /// so that a replica done early takes part of another's (`WorkerPool`'s nested jobs): the
     /// gradients are the same, bit for bit, as each replica's alone. The replicas other than
-    /// the first start 20 ms late, so that the first is done while they compute dWh; the shapes
-    /// are large enough that dWh's blocks are split (at least 2²³ FMAs each).
+    /// the first start 20 ms late, so that the first is done while they compute dWh (and with 3
+    /// replicas, two threads may help at once); the shapes are large enough that dWh's larger
+    /// blocks are split (at least 2²³ FMAs each).
     func testReplicasSplittingTheirWeightGradientsChangeNoBit() throws {
-        let cases: [(String, ModelShape)] = [
-            ("rnn H 256", ModelShape(vocabulary: 29, hidden: 256)),
-            ("lstm H 192, 2 layers", ModelShape(vocabulary: 23, hidden: 192, cell: .lstm, layers: 2)),
+        let cases: [(String, ModelShape, Int)] = [
+            ("rnn H 256, 2 replicas", ModelShape(vocabulary: 29, hidden: 256), 2),
+            ("lstm H 192, 2 layers, 2 replicas", ModelShape(vocabulary: 23, hidden: 192, cell: .lstm, layers: 2), 2),
+            ("rnn H 256, 3 replicas", ModelShape(vocabulary: 29, hidden: 256), 3),
         ]
         let (T, B) = (25, 40)
-        for (name, shape) in cases {
+        for (name, shape, threads) in cases {
             let (model, parameters, state, batch) = randomStep(shape, steps: T, rows: B, seed: 5)
             func gradients(weightGradientThreads: Int) throws -> [[Float]] {
-                let replicas = try XCTUnwrap(ThreadReplicas(model: model, steps: T, rows: B, threads: 2))
+                let replicas = try XCTUnwrap(ThreadReplicas(model: model, steps: T, rows: B, threads: threads))
                 replicas.begin()
                 let ranks = IdenticalRanks(size: 1)
                 let exchange = StepExchange(layout: model.layout, buckets: model.gradientBuckets, communicator: ranks)
@@ -97,9 +99,10 @@ final class ReplicaExchangeTests: XCTestCase {
             }
             let alone = try gradients(weightGradientThreads: 1)
             for attempt in 0..<3 {
-                let split = try gradients(weightGradientThreads: 2)
+                let split = try gradients(weightGradientThreads: threads)
                 let differing = zip(split, alone).map { zip($0, $1).filter { $0 != $1 }.count }
-                XCTAssertEqual(differing, [0, 0], "\(name), attempt \(attempt): elements that differ, per replica")
+                XCTAssertEqual(differing, Array(repeating: 0, count: threads),
+                               "\(name), attempt \(attempt): elements that differ, per replica")
             }
             XCTAssertTrue(alone.allSatisfy { $0.contains { $0 != 0 } }, "\(name): a replica computed no gradient")
         }
