@@ -25,8 +25,9 @@ final class WorkerPool: @unchecked Sendable {
 
     /// How long an idle worker keeps looking for work before it sleeps: longer than the serial
     /// stretches between a step's parallel parts, short enough to give the core back when the
-    /// trainer does something else (100 µs and 3 ms measured alike on model A). A worker never
-    /// sleeps while a job is running: one of its parts may yet publish a nested job.
+    /// trainer does something else (100 µs and 3 ms measured alike on model A). A worker that
+    /// ran a part of the running job does not sleep until the job ends: another of its parts may
+    /// yet publish a nested job.
     static let spinSeconds = 100e-6
 
     final class Worker: Sendable {
@@ -105,6 +106,12 @@ final class WorkerPool: @unchecked Sendable {
         }
     }
 
+    /// How many workers there are, and how many of them sleep (for tests; only inside a job,
+    /// while no worker can be started).
+    var workerCounts: (all: Int, sleeping: Int) {
+        (workers.count, workers.filter { $0.sleeping.load(ordering: .acquiring) }.count)
+    }
+
     private func startWorker() {
         let worker = Worker()
         workers.append(worker)
@@ -119,6 +126,7 @@ final class WorkerPool: @unchecked Sendable {
 
     private func loop(_ worker: Worker, seen start: UInt64) {
         var seen = start
+        var ranPartOfSeen = false
         while true {
             var idleSince = DispatchTime.now().uptimeNanoseconds
             var spins = 0
@@ -128,7 +136,10 @@ final class WorkerPool: @unchecked Sendable {
                     continue
                 }
                 spins += 1
-                guard spins % 64 == 0, !busy.load(ordering: .relaxed),
+                // A worker with a part of the running job stays awake until it ends, for the
+                // nested jobs its other parts may publish; one without (more workers than the
+                // job's parts: a test's, or an earlier wider parallelFor's) sleeps as ever.
+                guard spins % 64 == 0, !(ranPartOfSeen && busy.load(ordering: .relaxed)),
                       Double(DispatchTime.now().uptimeNanoseconds - idleSince) > Self.spinSeconds * 1e9 else { continue }
                 worker.sleeping.store(true, ordering: .sequentiallyConsistent)
                 if job.generationSequentiallyConsistent != seen {
@@ -141,7 +152,7 @@ final class WorkerPool: @unchecked Sendable {
                 idleSince = DispatchTime.now().uptimeNanoseconds
             }
             seen = job.generation
-            job.runClaimedParts(of: seen, atMost: partsPerThread.load(ordering: .relaxed))
+            ranPartOfSeen = job.runClaimedParts(of: seen, atMost: partsPerThread.load(ordering: .relaxed)) > 0
         }
     }
 }

@@ -1,7 +1,7 @@
 import XCTest
 import Dispatch
 import Synchronization
-import Kernels
+@testable import Kernels
 
 /// `parallelFor` on the worker pool: every index exactly once, whether the workers are spinning,
 /// asleep (after a pause longer than their spin) or busy with an outer `parallelFor`; and a
@@ -64,6 +64,30 @@ final class ParallelForTests: XCTestCase {
             }
             XCTAssertTrue(overlapped.load(ordering: .acquiring), "round \(round): no thread helped with the nested job")
         }
+    }
+
+    /// Workers with no part of the running job (more workers than its parts, left by a wider
+    /// job before) go to sleep as they did before nested jobs: only a worker that ran a part
+    /// stays awake through the job for the nested jobs its other parts may publish. Spinning,
+    /// the surplus workers of a test process took the cores from the training it ran next.
+    func testWorkersWithNoPartOfTheRunningJobSleep() {
+        runOnePartPerThread(7) { _ in usleep(200) }   // six workers at least
+        let counts = Mutex<(all: Int, sleeping: Int)>((0, 0))
+        // Part 0 watches while part 1 ends at once; up to two workers ran a part (the caller may
+        // have found both taken), every other one should fall asleep.
+        runOnePartPerThread(2) { part in
+            guard part == 0 else { return }
+            let deadline = DispatchTime.now().uptimeNanoseconds + 1_000_000_000
+            var now = WorkerPool.shared.workerCounts
+            while now.sleeping < now.all - 2, DispatchTime.now().uptimeNanoseconds < deadline {
+                usleep(1_000)
+                now = WorkerPool.shared.workerCounts
+            }
+            counts.withLock { $0 = now }
+        }
+        let (all, sleeping) = counts.withLock { $0 }
+        XCTAssertGreaterThanOrEqual(all, 6)
+        XCTAssertGreaterThanOrEqual(sleeping, all - 2, "workers with no part of the job kept spinning through it")
     }
 
     /// The waiting caller's `whileWaiting` (a network poll, in training) runs after every part of
