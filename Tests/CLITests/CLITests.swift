@@ -101,6 +101,32 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(unknown.stderr.contains("unknown model 'Z'"), unknown.stderr)
     }
 
+    /// `bench --kernels`: for 1 and 2 threads, model B's six products (the names
+    /// `launch/bench.sh --kernels` looks for) and then the tile ceiling, whose shape is the
+    /// tile the `kernels:` line on stderr names, each with a positive rate.
+    func testBenchKernelsReportsTheProductsAndTheTileCeiling() throws {
+        let products = ["recurrence h·Whᵀ (per step)", "recurrence dz·Wh (per step)", "dWh = dZᵀ·H",
+                        "logits = H·Uᵀ", "dU = dθᵀ·H", "dH = dθ·U"]
+        let result = try rnnDist(["bench", "--kernels"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 2 * (products.count + 1), result.stdout)
+        let tile = try XCTUnwrap(result.stderr.firstMatch(of: /(\d+)×(\d+) tile/), result.stderr)
+        for (index, line) in lines.enumerated() {
+            let (threads, position) = (index / (products.count + 1) + 1, index % (products.count + 1))
+            XCTAssertTrue(line.hasPrefix("\(threads) thread(s)"), line)
+            if position < products.count {
+                XCTAssertTrue(line.contains(products[position]), line)
+            } else {
+                XCTAssertTrue(line.contains("tile ceiling (operands in L1)"), line)
+                let shape = try XCTUnwrap(line.firstMatch(of: /(\d+) × +(\d+) × +256/), line)
+                XCTAssertEqual([String(shape.1), String(shape.2)], [String(tile.1), String(tile.2)], result.stderr)
+            }
+            let rate = try XCTUnwrap(line.firstMatch(of: /([0-9.]+) GFLOP\/s$/), line)
+            XCTAssertGreaterThan(Double(rate.1) ?? 0, 0, line)
+        }
+    }
+
     func testPlotDrawsAMetricsFile() throws {
         let metrics = directory.appendingPathComponent("m.jsonl")
         let lines = [#"{"step":10,"loss":3.1}"#, #"{"step":20,"loss":2.5}"#, #"{"step":20,"val_loss":2.7}"#]
