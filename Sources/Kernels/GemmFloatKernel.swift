@@ -22,19 +22,23 @@ extension KernelPath {
         }
     }
 
-    /// The width of the product's panels of B: its tile's columns.
-    @usableFromInline var panelWidth: Int {
+    /// The path's register tile, for its shape. (The products switch on the path themselves, so
+    /// that each runs the micro-kernel specialised for its tile.)
+    var tile: any MicroTile.Type {
         switch self {
         #if arch(x86_64)
-        case .avx512: return AVX512Tile.columns
-        case .avx2: return AVX2Tile.columns
+        case .avx512: return AVX512Tile.self
+        case .avx2: return AVX2Tile.self
         #endif
         #if arch(arm64)
-        case .neon: return NEONTile.columns
+        case .neon: return NEONTile.self
         #endif
-        default: return GenericTile.columns
+        default: return GenericTile.self
         }
     }
+
+    /// The width of the product's panels of B: its tile's columns.
+    @usableFromInline var panelWidth: Int { tile.columns }
 }
 
 /// Whether op(B) is read where it lies instead of packed first: an untransposed B whose rows

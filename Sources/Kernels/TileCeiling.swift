@@ -24,16 +24,7 @@ public func tileCeiling(path: KernelPath = .current, threads: Int, seconds: Doub
 
 /// The tile's shape as `rows × columns × kc`, for a report beside `tileCeiling`.
 public func tileShape(path: KernelPath = .current) -> (rows: Int, columns: Int, kc: Int) {
-    switch path {
-    #if arch(x86_64)
-    case .avx512: return (AVX512Tile.rows, AVX512Tile.columns, kBlock)
-    case .avx2: return (AVX2Tile.rows, AVX2Tile.columns, kBlock)
-    #endif
-    #if arch(arm64)
-    case .neon: return (NEONTile.rows, NEONTile.columns, kBlock)
-    #endif
-    default: return (GenericTile.rows, GenericTile.columns, kBlock)
-    }
+    (path.tile.rows, path.tile.columns, kBlock)
 }
 
 private func tileCeiling<T: MicroTile>(_ tile: T.Type, threads: Int, seconds: Double) -> Double {
