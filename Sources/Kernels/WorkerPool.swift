@@ -27,8 +27,14 @@ final class WorkerPool: @unchecked Sendable {
     /// stretches between a step's parallel parts, short enough to give the core back when the
     /// trainer does something else (100 µs and 3 ms measured alike on model A). A worker that
     /// ran a part of the running job does not sleep until the job ends: another of its parts may
-    /// yet publish a nested job.
+    /// yet publish a nested job. Its spin counts from that end, not from the end of its own
+    /// part: counted from there, a thread replica done a few hundred microseconds before the
+    /// other (model A) slept through every step's serial stretch, and the next step's start
+    /// waited 10–20 µs for it to wake.
     static let spinSeconds = 100e-6
+    /// `spinSeconds` in nanoseconds, as the workers read it: tests lengthen it to tell a
+    /// spinning worker from a sleeping one.
+    let spinNanoseconds = Atomic<UInt64>(UInt64(spinSeconds * 1e9))
 
     final class Worker: Sendable {
         let sleeping = Atomic<Bool>(false)
@@ -106,8 +112,8 @@ final class WorkerPool: @unchecked Sendable {
         }
     }
 
-    /// How many workers there are, and how many of them sleep (for tests; only inside a job,
-    /// while no worker can be started).
+    /// How many workers there are, and how many of them sleep (for tests; inside a job, or
+    /// between jobs on the one thread that runs them: while no worker can be started).
     var workerCounts: (all: Int, sleeping: Int) {
         (workers.count, workers.filter { $0.sleeping.load(ordering: .acquiring) }.count)
     }
@@ -139,8 +145,13 @@ final class WorkerPool: @unchecked Sendable {
                 // A worker with a part of the running job stays awake until it ends, for the
                 // nested jobs its other parts may publish; one without (more workers than the
                 // job's parts: a test's, or an earlier wider parallelFor's) sleeps as ever.
-                guard spins % 64 == 0, !(ranPartOfSeen && busy.load(ordering: .relaxed)),
-                      Double(DispatchTime.now().uptimeNanoseconds - idleSince) > Self.spinSeconds * 1e9 else { continue }
+                guard spins % 64 == 0 else { continue }
+                let now = DispatchTime.now().uptimeNanoseconds
+                if ranPartOfSeen && busy.load(ordering: .relaxed) {
+                    idleSince = now
+                    continue
+                }
+                guard now - idleSince > spinNanoseconds.load(ordering: .relaxed) else { continue }
                 worker.sleeping.store(true, ordering: .sequentiallyConsistent)
                 if job.generationSequentiallyConsistent != seen {
                     // A job came between the check and the flag: take the flag back, or, if

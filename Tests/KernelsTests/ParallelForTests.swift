@@ -90,6 +90,25 @@ final class ParallelForTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(sleeping, all - 2, "workers with no part of the job kept spinning through it")
     }
 
+    /// A worker that ran a part of a job spins for the pool's spin time after the job ends, not
+    /// after its own part: thread replicas end a few hundred microseconds apart, and a worker
+    /// whose spin began at the end of its part slept through every step's serial stretch, so
+    /// the next step waited for it to wake. Here the caller's part outlasts the spin (lengthened
+    /// to 100 ms, so that a loaded machine cannot blur it), and the worker must still be awake
+    /// 10 ms after the job.
+    func testAWorkersSpinCountsFromTheEndOfTheJobItRanAPartOf() {
+        let pool = WorkerPool.shared
+        pool.spinNanoseconds.store(100_000_000, ordering: .relaxed)
+        defer { pool.spinNanoseconds.store(UInt64(WorkerPool.spinSeconds * 1e9), ordering: .relaxed) }
+        let caller = pthread_self()
+        runOnePartPerThread(2) { _ in
+            if pthread_equal(pthread_self(), caller) != 0 { usleep(250_000) }   // the worker's part ends at once
+        }
+        usleep(10_000)
+        let (all, sleeping) = pool.workerCounts   // no job runs: no worker can be started meanwhile
+        XCTAssertEqual(sleeping, all - 1, "the worker that ran a part fell asleep as the job ended")
+    }
+
     /// The waiting caller's `whileWaiting` (a network poll, in training) runs after every part of
     /// a nested job it helped with, not only every few hundred idle turns: a helped part can take
     /// milliseconds, and a reduction in flight moves only while it is polled.
