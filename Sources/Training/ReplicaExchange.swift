@@ -19,8 +19,6 @@ import Model
 final class ReplicaExchange: @unchecked Sendable {  // shared state behind `progress`; the rest is immutable
     private let replicas: ThreadReplicas
     private let exchange: StepExchange
-    /// The output layer's ranges of the layout: the first piece.
-    private let outputRanges: [Range<Int>]
     /// This rank's loss over the micro-batches before the one being streamed.
     private let earlierLoss: LossSum
     private let stopVote: () -> StopReason?
@@ -54,11 +52,9 @@ final class ReplicaExchange: @unchecked Sendable {  // shared state behind `prog
     /// To be made on the thread that began the step (`StepExchange.begin`), before the
     /// replicas run the step's last micro-batch; `earlierLoss` is the rank's loss over the
     /// micro-batches before it.
-    init(replicas: ThreadReplicas, exchange: StepExchange, outputRanges: [Range<Int>], earlierLoss: LossSum,
-         stopVote: @escaping () -> StopReason?) {
+    init(replicas: ThreadReplicas, exchange: StepExchange, earlierLoss: LossSum, stopVote: @escaping () -> StopReason?) {
         self.replicas = replicas
         self.exchange = exchange
-        self.outputRanges = outputRanges
         self.earlierLoss = earlierLoss
         self.stopVote = stopVote
         progress = Mutex(Progress(reported: Array(repeating: 0, count: replicas.count),
@@ -70,7 +66,7 @@ final class ReplicaExchange: @unchecked Sendable {  // shared state behind `prog
 
     /// Replica `r`'s output layer gradients are final; `loss` is its loss over the micro-batch.
     func outputFinal(replica r: Int, loss: LossSum) {
-        report(replica: r, ranges: outputRanges, loss: loss)
+        report(replica: r, ranges: replicas.outputRanges, loss: loss)
     }
 
     fileprivate func report(replica r: Int, ranges: [Range<Int>], loss: LossSum? = nil) {

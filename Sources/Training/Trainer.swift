@@ -230,9 +230,8 @@ public final class Trainer {
         for part in 0..<(parts - 1) {   // earlier micro-batches' sums are not final
             replicas.run(first: part * rows) { r, selected in pass(r, selected, streaming: nil) }
         }
-        let streaming = ReplicaExchange(replicas: replicas, exchange: exchange,
-                                        outputRanges: model.layout.ranges(covering: model.gradientBuckets[0]),
-                                        earlierLoss: replicas.loss, stopVote: stopRequested)
+        let streaming = ReplicaExchange(replicas: replicas, exchange: exchange, earlierLoss: replicas.loss,
+                                        stopVote: stopRequested)
         replicas.run(first: (parts - 1) * rows, whileWaiting: streaming.poll) { r, selected in
             pass(r, selected, streaming: streaming)
         }

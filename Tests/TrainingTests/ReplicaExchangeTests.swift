@@ -26,9 +26,7 @@ final class ReplicaExchangeTests: XCTestCase {
             let exchange = StepExchange(layout: model.layout, buckets: model.gradientBuckets, communicator: ranks)
             exchange.begin()
             replicas.begin()
-            let streaming = ReplicaExchange(replicas: replicas, exchange: exchange,
-                                            outputRanges: model.layout.ranges(covering: model.gradientBuckets[0]),
-                                            earlierLoss: .zero, stopVote: { nil })
+            let streaming = ReplicaExchange(replicas: replicas, exchange: exchange, earlierLoss: .zero, stopVote: { nil })
             let owner = pthread_self()
             replicas.run(first: 0, whileWaiting: streaming.poll) { r, rows in
                 let loss = model.run(batch.selecting(rows: rows), parameters: parameters,
@@ -81,9 +79,8 @@ final class ReplicaExchangeTests: XCTestCase {
                 let ranks = IdenticalRanks(size: 1)
                 let exchange = StepExchange(layout: model.layout, buckets: model.gradientBuckets, communicator: ranks)
                 exchange.begin()
-                let streaming = ReplicaExchange(replicas: replicas, exchange: exchange,
-                                                outputRanges: model.layout.ranges(covering: model.gradientBuckets[0]),
-                                                earlierLoss: .zero, stopVote: { nil })
+                let streaming = ReplicaExchange(replicas: replicas, exchange: exchange, earlierLoss: .zero,
+                                                stopVote: { nil })
                 replicas.run(first: 0, whileWaiting: streaming.poll) { r, rows in
                     if r > 0 { usleep(20_000) }
                     return model.run(batch.selecting(rows: rows), parameters: parameters,
