@@ -35,3 +35,11 @@ private extension String {
 func prefetch(_ address: UnsafePointer<Float>) {
     ckernelisa_prefetch(address)
 }
+
+/// `prefetch` for each cache line of `count` elements from `address`: for reads scattered
+/// over memory that would otherwise wait for one line after another.
+public func prefetch<T>(_ address: UnsafePointer<T>, count: Int) {
+    let bytes = UnsafeRawPointer(address)
+    for offset in stride(from: 0, to: count * MemoryLayout<T>.stride, by: 64) { ckernelisa_prefetch(bytes + offset) }
+    if count > 0 { ckernelisa_prefetch(UnsafeRawPointer(address + (count - 1))) }
+}

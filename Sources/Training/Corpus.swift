@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 /// Tokenized text: a whole corpus, or the shard of it one rank holds. `firstToken` is the
 /// global index of its first token. The tokens are in memory (a text read at start-up, a
@@ -93,6 +94,16 @@ public struct Corpus: Sendable {
             }
         case .file(let reader):
             reader.read(tokens, lane: lane, into: out)
+        }
+    }
+
+    /// Starts loading tokens `tokens` into the cache, for a `read` soon after: a batch reads
+    /// one stretch of the corpus per row, each a cache miss (a token file's reader keeps its
+    /// own windows, so this does nothing for one).
+    func prefetch(_ tokens: Range<Int>) {
+        guard case .memory(let all) = storage else { return }
+        all.withUnsafeBufferPointer { all in
+            Kernels.prefetch(all.baseAddress! + (tokens.lowerBound - storageStart), count: tokens.count)
         }
     }
 

@@ -52,6 +52,12 @@ public struct StreamLayout: Sendable, Equatable {
         precondition(corpus.range.contains(tokenRange.lowerBound) && corpus.range.upperBound >= tokenRange.upperBound,
                      "the corpus does not hold this rank's streams")
         let local = rows.count
+        // Each row's tokens are a cache miss of their own: asked for all at once, the misses
+        // overlap (model A, 64 rows: 24–28 µs → 16–17 µs, on the thread the others wait for).
+        for stream in rows {
+            let start = firstToken + stream * streamLength + step * steps
+            corpus.prefetch(start..<(start + steps + 1))
+        }
         withUnsafeTemporaryAllocation(of: Int32.self, capacity: steps + 1) { row in
             for (b, stream) in rows.enumerated() {
                 let start = firstToken + stream * streamLength + step * steps
