@@ -107,11 +107,6 @@ public final class FlatBuffer<Scalar: BinaryFloatingPoint>: @unchecked Sendable 
         memset(base, 0, count * MemoryLayout<Scalar>.stride)
     }
 
-    public func copy(from other: FlatBuffer<Scalar>) {
-        precondition(other.count == count)
-        base.update(from: other.base, count: count)
-    }
-
     public var array: [Scalar] { Array(UnsafeBufferPointer(start: base, count: count)) }
 
     /// The buffer's scalars, lent for the duration of `body` (for I/O and communication).
