@@ -50,6 +50,14 @@ public func parallelFor(_ count: Int, threads: Int, grain: Int = 1,
     }
 }
 
+/// Whether the pool's idle workers spin for `WorkerPool.spinSeconds` before they sleep (the
+/// default) or sleep at once: with more threads than cores (ranks × threads on a node), a
+/// spinning worker holds a core another rank's thread is waiting for.
+public var workersSpinWhenIdle: Bool {
+    get { WorkerPool.shared.spinNanoseconds.load(ordering: .relaxed) > 0 }
+    set { WorkerPool.shared.spinNanoseconds.store(newValue ? UInt64(WorkerPool.spinSeconds * 1e9) : 0, ordering: .relaxed) }
+}
+
 /// Runs `body(0)`, …, `body(parts − 1)` at once, each on a thread of its own: part 0 on this
 /// thread, the others on the `WorkerPool`'s. For a few long parts of equal size (a replica's
 /// whole pass), where handing a late worker's part to this thread would run two in a row.

@@ -98,8 +98,8 @@ final class ParallelForTests: XCTestCase {
     /// 10 ms after the job.
     func testAWorkersSpinCountsFromTheEndOfTheJobItRanAPartOf() {
         let pool = WorkerPool.shared
-        pool.spinNanoseconds.store(100_000_000, ordering: .relaxed)
-        defer { pool.spinNanoseconds.store(UInt64(WorkerPool.spinSeconds * 1e9), ordering: .relaxed) }
+        let spin = pool.spinNanoseconds.exchange(100_000_000, ordering: .relaxed)
+        defer { pool.spinNanoseconds.store(spin, ordering: .relaxed) }
         let caller = pthread_self()
         runOnePartPerThread(2) { _ in
             if pthread_equal(pthread_self(), caller) != 0 { usleep(250_000) }   // the worker's part ends at once

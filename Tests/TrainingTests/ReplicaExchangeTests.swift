@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import Kernels
 import Model
+import Distributed
 import TestSupport
 @testable import Training
 
@@ -115,5 +116,21 @@ final class ReplicaExchangeTests: XCTestCase {
         let batch = TokenBatch(steps: T, rows: B, inputs: random.tokens(T * B, below: shape.vocabulary),
                                targets: random.tokens(T * B, below: shape.vocabulary))
         return (model, parameters, state, batch)
+    }
+
+    /// With more threads than cores the pool's workers sleep as soon as a job ends, instead of
+    /// spinning on a core that another rank's thread waits for; otherwise they spin as before.
+    func testWorkersSleepAtOnceOnlyWhenThreadsOutnumberTheCores() throws {
+        defer { workersSpinWhenIdle = true }
+        func makeTrainer(threads: Int) throws {
+            let config = try ConfigLoader.load(path: TestPaths.config("synthetic.json"),
+                                               overrides: ["train.threads=\(threads)", "data.synthetic_tokens=20000"])
+            _ = try Trainer(config: config, communicator: SingleProcess())
+        }
+        let cores = defaultThreadCount(ranksOnNode: 1)
+        try makeTrainer(threads: cores + 1)
+        XCTAssertFalse(workersSpinWhenIdle, "\(cores + 1) threads on \(cores) cores")
+        try makeTrainer(threads: cores)
+        XCTAssertTrue(workersSpinWhenIdle, "\(cores) threads on \(cores) cores")
     }
 }
