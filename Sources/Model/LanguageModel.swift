@@ -90,7 +90,7 @@ public struct LanguageModel<S: KernelScalar>: Sendable {
     /// trainer reduces each group across ranks as soon as it is final (PyTorch DDP's buckets,
     /// built from these specs rather than from the order the tensors were created in).
     public var gradientBuckets: [[TensorSpec]] {
-        [output.tensors, layers.flatMap(\.tensors)]
+        [output.tensors, layers.flatMap { $0.tensors }]   // a closure: the key path `\.tensors` was resolved at run time on every call
     }
 
     public func makeWorkspace(steps: Int, rows: Int) -> Workspace<S> {
