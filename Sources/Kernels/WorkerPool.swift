@@ -143,8 +143,9 @@ final class WorkerPool: @unchecked Sendable {
                 }
                 spins += 1
                 // A worker with a part of the running job stays awake until it ends, for the
-                // nested jobs its other parts may publish; one without (more workers than the
-                // job's parts: a test's, or an earlier wider parallelFor's) sleeps as ever.
+                // nested jobs its other parts may publish, and its spin starts there; one
+                // without (more workers than the job's parts: a test's, or an earlier wider
+                // parallelFor's) sleeps as ever.
                 guard spins % 64 == 0 else { continue }
                 let now = DispatchTime.now().uptimeNanoseconds
                 if ranPartOfSeen && busy.load(ordering: .relaxed) {
