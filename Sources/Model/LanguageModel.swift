@@ -106,11 +106,13 @@ public struct LanguageModel<S: KernelScalar>: Sendable {
     /// their allreduce there, so it travels while BPTT runs. `listener` hears of the recurrent
     /// layers' gradients as they become final, and is polled while they compute (`GradientListener`).
     /// `weightGradientThreads` (default `threads`) splits the recurrent weight gradients' products,
-    /// the pass's last work (`RecurrentLayer.backward`).
+    /// the pass's last work (`RecurrentLayer.backward`). Without `stateGradient` (training, which
+    /// does not carry gradients across chunks), `initialStateGradient` is left undefined and its
+    /// products are skipped.
     @inlinable
     public func run(_ batch: TokenBatch, parameters: FlatBuffer<S>, state: FlatBuffer<S>,
                     gradients: FlatBuffer<S>?, work: Workspace<S>, threads: Int, weightGradientThreads: Int? = nil,
-                    dropout: DropoutSeed? = nil, truncate: Int? = nil,
+                    dropout: DropoutSeed? = nil, truncate: Int? = nil, stateGradient: Bool = true,
                     outputGradientsReady: ((LossSum) -> Void)? = nil, listener: GradientListener? = nil) -> LossSum {
         precondition(parameters.count == layout.count, "parameter buffer does not match the layout")
         precondition(work.steps == batch.steps && work.rows == batch.rows, "workspace shape differs from batch")
@@ -127,7 +129,7 @@ public struct LanguageModel<S: KernelScalar>: Sendable {
                                    belowGradient: l == 0 ? nil : work.layers[l - 1].hiddenGrads.base,
                                    steps: T, rows: B, parameters: parameters, gradients: gradients,
                                    work: work.layers[l], threads: threads, weightGradientThreads: weightGradientThreads,
-                                   truncate: truncate, listener: listener)
+                                   truncate: truncate, stateGradient: stateGradient, listener: listener)
                 if l > 0, dropout != nil, let mask = work.layers[l - 1].dropoutMask {
                     let g = work.layers[l - 1].hiddenGrads.base
                     for i in 0..<(T * B * H) { g[i] *= mask.base[i] }
@@ -189,7 +191,8 @@ public struct LanguageModel<S: KernelScalar>: Sendable {
         }
     }
 
-    /// ∂loss/∂(carried state) after a backward pass, laid out like the state (B, stateWidth).
+    /// ∂loss/∂(carried state) after a backward pass with `stateGradient`, laid out like the state
+    /// (B, stateWidth).
     public func initialStateGradient(_ work: Workspace<S>) -> [S] {
         let (B, H, W) = (work.rows, shape.hidden, shape.stateWidth)
         let parts = shape.cell.hasCellState ? 2 : 1

@@ -106,6 +106,11 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
     /// `work.carryGrad` (`cellCarryGrad`) and, for a dense input, writes ∂loss/∂input into
     /// `belowGradient` (T·B, I).
     ///
+    /// Without `stateGradient`, ∂loss/∂h_0 is not computed and `carryGrad` is left undefined:
+    /// training carries the state into the next chunk but not its gradient, so the first step's
+    /// products dR_0 · Wh (one of the T backward recurrence products of a full sweep) would be
+    /// thrown away.
+    ///
     /// With `truncate` = k (`train.bptt_truncate`), the gradient of each step's loss flows back through at
     /// most k earlier steps: for each origin t, steps t, t−1, …, max(0, t−k). Without it, one
     /// sweep carries the gradient through the whole chunk:
@@ -128,7 +133,7 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
     public func backward(tokens: [Int32], below: UnsafePointer<S>?, belowGradient: UnsafeMutablePointer<S>?,
                          steps T: Int, rows B: Int, parameters: FlatBuffer<S>, gradients: FlatBuffer<S>,
                          work: LayerWorkspace<S>, threads: Int, weightGradientThreads: Int? = nil, truncate: Int? = nil,
-                         listener: GradientListener? = nil) {
+                         stateGradient: Bool = true, listener: GradientListener? = nil) {
         let (H, G) = (hidden, gateWidth)
         let window = truncate ?? T
         if window < T {   // several origins add into the same step's gradients
@@ -174,6 +179,7 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
                     if let dR { for i in 0..<(n * G) { dR[i] += dRt[i] } }
                 }
                 // ∂loss/∂h_{s−1} = ∂R_s · Wh (+ direct)
+                guard s > 0 || stateGradient else { return }
                 gemm(m: n, a: UnsafePointer(stepR ?? stepP), lda: G, packed: Wh, c: g, ldc: H, accumulate: false)
                 if step.hasDirectPath { for i in 0..<(n * H) { g[i] += direct[i] } }
             }

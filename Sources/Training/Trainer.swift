@@ -196,7 +196,7 @@ public final class Trainer {
             let dropout = dropoutSeed(rows: selected)
             let isLast = part == parts - 1
             _ = model.run(micro, parameters: parameters, state: carried, gradients: exchange.gradients, work: work,
-                          threads: threads, dropout: dropout, truncate: config.train.bpttTruncate,
+                          threads: threads, dropout: dropout, truncate: config.train.bpttTruncate, stateGradient: false,
                           outputGradientsReady: { [exchange, stopRequested] loss in
                               local += loss
                               guard isLast else { return }
@@ -224,7 +224,7 @@ public final class Trainer {
             let loss = model.run(micro, parameters: parameters, state: carried, gradients: replicas.gradients[r],
                                  work: replicas.workspaces[r], threads: replicas.kernelThreads,
                                  weightGradientThreads: replicas.count,
-                                 dropout: dropoutSeed(rows: selected), truncate: config.train.bpttTruncate,
+                                 dropout: dropoutSeed(rows: selected), truncate: config.train.bpttTruncate, stateGradient: false,
                                  outputGradientsReady: { streaming?.outputFinal(replica: r, loss: $0) },
                                  listener: streaming?.listener(replica: r))
             state.replace(rows: selected, width: W, with: carried)

@@ -26,6 +26,37 @@ final class ModelBehaviourTests: XCTestCase {
         XCTAssertEqual(state.array, longState.array)
     }
 
+    /// Skipping the initial state's gradient (training) skips only that: every parameter
+    /// gradient, loss and carried state comes out bit for bit the same, for each cell, two
+    /// layers, with and without truncated BPTT (whose window reaches step 0 from several
+    /// origins).
+    func testSkippingTheInitialStateGradientChangesNoParameterGradient() {
+        var random = TestRandom(seed: 21)
+        let (V, T, B) = (11, 6, 3)
+        for cell in [CellType.rnn, .lstm, .gru] {
+            for truncate in [nil, 2] {
+                let model = LanguageModel<Float>(shape: ModelShape(vocabulary: V, hidden: 8, cell: cell, layers: 2))
+                let parameters = FlatBuffer(random.uniform(model.layout.count, scale: 0.5).map(Float.init))
+                let initial = random.uniform(B * model.shape.stateWidth, scale: 0.5).map(Float.init)
+                let batch = TokenBatch(steps: T, rows: B, inputs: random.tokens(T * B, below: V),
+                                       targets: random.tokens(T * B, below: V))
+                func run(stateGradient: Bool) -> (gradients: [Float], nats: Double, state: [Float]) {
+                    let (gradients, state) = (FlatBuffer<Float>(count: model.layout.count), FlatBuffer(initial))
+                    let loss = model.run(batch, parameters: parameters, state: state, gradients: gradients,
+                                         work: model.makeWorkspace(steps: T, rows: B), threads: 1, truncate: truncate,
+                                         stateGradient: stateGradient)
+                    return (gradients.array, loss.nats, state.array)
+                }
+                let (full, skipped) = (run(stateGradient: true), run(stateGradient: false))
+                let name = "\(cell) truncate \(truncate.map(String.init) ?? "none")"
+                XCTAssertTrue(full.gradients.contains { $0 != 0 }, name)
+                XCTAssertEqual(full.gradients, skipped.gradients, name)
+                XCTAssertEqual(full.nats, skipped.nats, name)
+                XCTAssertEqual(full.state, skipped.state, name)
+            }
+        }
+    }
+
     /// A step big enough that every split engages (products, the bias/embedding sums by
     /// columns, the GRU's b_hn, the optimizer) gives the same gradients and update with 1 and
     /// 3 threads, bit for bit: the splits never reorder a sum.
