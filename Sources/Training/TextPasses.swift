@@ -133,7 +133,7 @@ enum TextPasses {
         init(vocabulary: Vocabulary, batch: IDBatch) {
             var table = WordTable(capacity: vocabulary.count)
             for (id, word) in vocabulary.words.enumerated() {
-                Array(word.utf8).withUnsafeBytes { table.insert($0, hash: WordTable.hash($0), value: id) }
+                _ = Array(word.utf8).withUnsafeBytes { table.insert($0, hash: WordTable.hash($0), value: id) }
             }
             self.table = table
             (start, end) = (UInt32(vocabulary.startToken), 2)
