@@ -83,7 +83,8 @@ final class MultiRankTests: MultiRankTestCase {
     /// 0.5 % of the float32 loss over 60 steps, and the replicas still agree bit for bit (the
     /// checksum every 10 steps, and the parameters at the end). On generated text, not the
     /// package's sources: with those as the corpus every change to the code changed the data,
-    /// and a commit that changed no result put the two losses 0.55 % apart (2.2573, 2.2699).
+    /// and commits that changed none of this test's results (2026-12-02) moved the two losses
+    /// 0.55 % apart (2.2573, 2.2699).
     func testBFloat16AllreduceTrainsWithinHalfAPercentOfFloat32() throws {
         let text = try writeCorpus(SecondOrderMarkovText(seed: 5).generate(count: 300_000, seed: 6),
                                    named: "markov.txt", in: directory)
