@@ -7,25 +7,19 @@
 /// `Float` runs the SIMD kernel (`GemmFloatKernel.swift`) with the register tile of `path`
 /// (by default the one chosen for this process, `KernelPath.current`), split over up to
 /// `threads` threads (products too small to pay for a second thread run on one); every other
-/// scalar runs `naiveGemm`, the reference twin the tests compare against. `scratch` lends the storage a
-/// transposed op(B) is packed into, so that a product repeated every step allocates (and
-/// page-faults) nothing after the first.
+/// scalar runs `naiveGemm`, the reference twin the tests compare against.
 @inlinable
 public func gemm<S: KernelScalar>(
     m: Int, n: Int, k: Int,
     a: UnsafePointer<S>, lda: Int, transposeA: Bool = false,
     b: UnsafePointer<S>, ldb: Int, transposeB: Bool = false,
     c: UnsafeMutablePointer<S>, ldc: Int,
-    accumulate: Bool, threads: Int = 1, scratch: PackedMatrix<S>? = nil, path: KernelPath = .current
+    accumulate: Bool, threads: Int = 1, path: KernelPath = .current
 ) {
     precondition(m >= 0 && n >= 0 && k >= 0, "gemm: negative dimension")
     precondition(lda >= (transposeA ? m : k) && ldb >= (transposeB ? k : n) && ldc >= n,
                  "gemm: leading dimension smaller than the matrix")
-    if S.self == Float.self, let scratch, !readsBInPlace(m: m, n: n, transposeB: transposeB, path: path) {
-        scratch.pack(b, ldb: ldb, transposed: transposeB, k: k, n: n, threads: threads, path: path)
-        gemm(m: m, a: a, lda: lda, transposeA: transposeA, packed: scratch, c: c, ldc: ldc,
-             accumulate: accumulate, threads: threads)
-    } else if S.self == Float.self {
+    if S.self == Float.self {
         fastFloatGemm(
             m: m, n: n, k: k,
             a: UnsafeRawPointer(a).assumingMemoryBound(to: Float.self), lda: lda, transposeA: transposeA,

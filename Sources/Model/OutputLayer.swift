@@ -55,7 +55,7 @@ public struct OutputLayer<S: KernelScalar>: Sendable {
         let (H, V) = (hidden, vocabulary)
         let hiddenStates = work.top.states.base + rows * H   // (N, H)
         gemm(m: N, n: V, k: H, a: hiddenStates, lda: H, b: parameters.view(weight), ldb: H,
-             transposeB: true, c: work.logits.base, ldc: V, accumulate: false, threads: threads, scratch: work.packing)
+             transposeB: true, c: work.logits.base, ldc: V, accumulate: false, threads: threads)
         addToEveryRow(work.logits.base, rows: N, columns: V, vector: parameters.view(bias))
     }
 
@@ -67,10 +67,10 @@ public struct OutputLayer<S: KernelScalar>: Sendable {
         let (N, H, V) = (batch.steps * batch.rows, hidden, vocabulary)
         let hiddenStates = work.top.states.base + batch.rows * H
         gemm(m: V, n: H, k: N, a: work.logits.base, lda: V, transposeA: true, b: hiddenStates, ldb: H,
-             c: gradients.view(weight), ldc: H, accumulate: true, threads: threads, scratch: work.packing)
+             c: gradients.view(weight), ldc: H, accumulate: true, threads: threads)
         accumulateColumnSums(work.logits.base, rows: N, columns: V, into: gradients.view(bias), threads: threads)
         gemm(m: N, n: H, k: V, a: work.logits.base, lda: V, b: parameters.view(weight), ldb: H,
-             c: work.top.hiddenGrads.base, ldc: H, accumulate: false, threads: threads, scratch: work.packing)
+             c: work.top.hiddenGrads.base, ldc: H, accumulate: false, threads: threads)
     }
 }
 

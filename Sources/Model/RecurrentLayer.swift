@@ -57,7 +57,7 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
         let (H, G) = (hidden, gateWidth)
         if case .dense(let I) = input {
             gemm(m: T * B, n: G, k: I, a: below!, lda: I, b: parameters.view(inputWeight), ldb: I, transposeB: true,
-                 c: work.gates.base, ldc: G, accumulate: false, threads: threads, scratch: work.packing)
+                 c: work.gates.base, ldc: G, accumulate: false, threads: threads)
         }
         let WhT = work.packedRecurrent
         WhT.pack(parameters.view(recurrentWeight), ldb: H, transposed: true, k: H, n: G, threads: threads)
@@ -237,7 +237,7 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
         }
         if case .dense(let I) = input {
             gemm(m: G, n: I, k: T * B, a: dP, lda: G, transposeA: true, b: below!, ldb: I,
-                 c: gradients.view(inputWeight), ldc: I, accumulate: true, threads: threads, scratch: work.packing)
+                 c: gradients.view(inputWeight), ldc: I, accumulate: true, threads: threads)
         }
         if let listener {
             for tensor in [inputWeight, bias] + (recurrentBias.map { [$0] } ?? []) {
@@ -261,12 +261,12 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
             }
         } else {
             gemm(m: G, n: H, k: T * B, a: dR, lda: G, transposeA: true, b: work.states.base, ldb: H,
-                 c: dWh, ldc: H, accumulate: true, threads: dWhThreads, scratch: work.packing)
+                 c: dWh, ldc: H, accumulate: true, threads: dWhThreads)
             listener?.gradientsFinal(recurrentWeight.offset..<(recurrentWeight.offset + recurrentWeight.count))
         }
         if case .dense(let I) = input {
             gemm(m: T * B, n: I, k: G, a: dP, lda: G, b: parameters.view(inputWeight), ldb: I,
-                 c: belowGradient!, ldc: I, accumulate: false, threads: threads, scratch: work.packing)
+                 c: belowGradient!, ldc: I, accumulate: false, threads: threads)
         }
     }
 

@@ -16,7 +16,8 @@ public final class LayerWorkspace<S: KernelScalar>: @unchecked Sendable {
     public let dropoutMask: FlatBuffer<S>?  // (T, B, H) 0 or 1/(1 − p)
     public let packedRecurrent = PackedMatrix<S>()  // Whᵀ forward, Wh backward
     public let backwardScratch: FlatBuffer<S>  // (B, 2G + 3H) per-row temporaries of BPTT
-    /// Packing storage for the large products, shared by every layer (they run one at a time).
+    /// The states packed once for all the blocks of dWh (`RecurrentLayer.backward`), shared by
+    /// every layer (they run one at a time).
     public let packing: PackedMatrix<S>
 
     init(type: CellType, steps T: Int, rows B: Int, hidden H: Int, dropout: Bool, packing: PackedMatrix<S>) {
@@ -46,16 +47,13 @@ public final class Workspace<S: KernelScalar>: @unchecked Sendable {
     public let layers: [LayerWorkspace<S>]
     public let logits: FlatBuffer<S>      // (T, B, V) logits, then ∂loss/∂logits
     public let rowLoss: FlatBuffer<Double> // (T·B) loss of each position, summed in a fixed order
-    /// Packing storage for the large products, reused step after step.
-    public let packing: PackedMatrix<S>
 
     public init(shape: ModelShape, steps: Int, rows: Int) {
         self.steps = steps
         self.rows = rows
         hidden = shape.hidden
         vocabulary = shape.vocabulary
-        let packing = PackedMatrix<S>()
-        self.packing = packing
+        let packing = PackedMatrix<S>()   // the layers share it
         layers = (0..<shape.layers).map { l in
             LayerWorkspace(type: shape.cell, steps: steps, rows: rows, hidden: shape.hidden,
                            dropout: shape.dropout > 0 && l < shape.layers - 1, packing: packing)

@@ -31,7 +31,7 @@ public enum KernelBenchmark {
                              FlatBuffer<Float>(count: shape.m * shape.n))
             a.base.update(repeating: 0.5, count: a.count)
             b.base.update(repeating: 0.25, count: b.count)
-            let (packed, scratch) = (PackedMatrix<Float>(), PackedMatrix<Float>())   // as in training
+            let packed = PackedMatrix<Float>()   // the recurrent weight, packed once per step in training
             let (lda, ldb) = (shape.transposeA ? shape.m : shape.k, shape.transposeB ? shape.k : shape.n)
             packed.pack(b.base, ldb: ldb, transposed: shape.transposeB, k: shape.k, n: shape.n)
             func once() {
@@ -40,8 +40,7 @@ public enum KernelBenchmark {
                          accumulate: shape.accumulate, threads: threads)
                 } else {
                     gemm(m: shape.m, n: shape.n, k: shape.k, a: a.base, lda: lda, transposeA: shape.transposeA, b: b.base, ldb: ldb,
-                         transposeB: shape.transposeB, c: c.base, ldc: shape.n, accumulate: shape.accumulate, threads: threads,
-                         scratch: scratch)
+                         transposeB: shape.transposeB, c: c.base, ldc: shape.n, accumulate: shape.accumulate, threads: threads)
                 }
             }
             once()
