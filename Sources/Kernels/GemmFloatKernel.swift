@@ -44,7 +44,7 @@ extension KernelPath {
 }
 
 /// Whether op(B) is read where it lies instead of packed first: an untransposed B whose rows
-/// pass under one chunk of `rowChunk` rows of A at most. Such a product reads each panel once
+/// pass under one chunk of A (`singleChunkRows` rows at most). Such a product reads each panel once
 /// (per k-block), so a packed copy would be read once too and only cost its writing (the output
 /// weight gradient dU, 65×512×3200: 77–84 GFLOP/s in place vs 70 packed on the AVX-512 tile,
 /// 52–62 vs 38–41 on the AVX2 tile, 1 core of a Xeon with AVX-512), and the step keeps no
@@ -56,7 +56,7 @@ extension KernelPath {
 /// its columns are strided.
 @usableFromInline
 func readsBInPlace(m: Int, n: Int, transposeB: Bool, path: KernelPath) -> Bool {
-    !transposeB && n % path.vectorLanes == 0 && m <= rowChunk
+    !transposeB && n % path.vectorLanes == 0 && m <= singleChunkRows
 }
 
 /// How many floats `packPanels` writes for a (k×n) operand.
@@ -145,8 +145,29 @@ func floatGemm(
 /// of copying.
 @usableFromInline let prefetchAhead = 16
 
-/// Rows of A a thread takes through every panel before the next chunk (`PanelProduct.multiply`).
-@usableFromInline let rowChunk = 128
+/// The most rows of A that a thread takes through every panel as one chunk: a product of up to
+/// this many rows passes over op(B) once per k-block (which `readsBInPlace` and the blocks of
+/// the training's dWh rely on). A longer one goes in chunks of at most `rowChunk` rows.
+@usableFromInline let singleChunkRows = 128
+
+/// The most rows of A in one chunk of a product longer than `singleChunkRows`
+/// (`PanelProduct.multiply`).
+@usableFromInline let rowChunk = 96
+
+/// How many chunks a thread's `rows` rows of A are taken in (`PanelProduct.multiply` cuts them
+/// as `partRange` does: whole tiles, as even as that allows): one up to `singleChunkRows`;
+/// past that, as few as hold at most `rowChunk` rows each. Chunks of 128 rows left a 2-row
+/// tile at the end of each on the 6-row AVX2 tile, and a 2-row chunk after two of them in the
+/// 258 rows of a thread's half of dWh; chunks of at most 96 also keep more of a chunk of A near
+/// the core. In-process pairs of `bench --kernels` products, 40 alternating windows each, on a
+/// Xeon with AVX-512, 2026-12-02, median ratio of these chunks over 128-row ones: dWh 1.021
+/// (1 thread) and 1.030 (2 threads) on the AVX2 tile, 1.017 and 1.019 on AVX-512; dH 1.046
+/// and 1.026 on AVX2, 1.028 and 1.045 on AVX-512; the logits 1.002–1.021; dU (65 rows, one
+/// chunk either way) 0.980–1.001. Fixed chunks of 72 or 60 rows did no better than 96 for dWh.
+@inlinable
+func rowChunks(_ rows: Int) -> Int {
+    rows <= singleChunkRows ? 1 : (rows + rowChunk - 1) / rowChunk
+}
 
 /// Below this many FMAs (~40 µs of one core) a product is not split between threads.
 @usableFromInline let minimumFMAsPerThread = 1 << 22
@@ -200,8 +221,8 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
     }
 
     /// C[rows, columns of `panels`] (+)= A[rows, :] · op(B)[:, columns of `panels`]. The loops
-    /// run k-block → chunk of `rowChunk` rows → panel → tile rows: one kc-row panel of B stays in
-    /// L1 while the rows of a chunk pass over it, and the chunk of A (at most 128×256 floats,
+    /// run k-block → chunk of rows (`rowChunks`) → panel → tile rows: one kc-row panel of B stays
+    /// in L1 while the rows of a chunk pass over it, and the chunk of A (at most 128×256 floats,
     /// 128 KB) stays in L2 while every panel passes over it.
     ///
     /// A transposed A is first copied, chunk by chunk, into `packA`'s layout.
@@ -211,8 +232,10 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
         // B panel does; packed per chunk it is contiguous. dWh 45 → 57 GFLOP/s on the AVX2
         // tile, 77 → 86 on AVX-512; dU unchanged. An untransposed A (rows contiguous over k)
         // streams well in place: packing it only cost (logits 54 → 43).
+        let chunks = rowChunks(rows.count)
         let packsA = aKStride != 1 && panels.count > 1
-        let packed = packsA ? UnsafeMutablePointer<Float>.allocateCacheAligned(capacity: (rowChunk + T.rows) * kBlock) : nil
+        let packedRows = ((rows.count + T.rows - 1) / T.rows + chunks - 1) / chunks * T.rows   // the longest chunk's tiles
+        let packed = packsA ? UnsafeMutablePointer<Float>.allocateCacheAligned(capacity: packedRows * kBlock) : nil
         defer { packed?.deallocate() }
         // A right-edge panel narrower than a vector runs as dot products along k (`DotEdge`).
         let edgeColumns = panels.upperBound == self.panels ? n - (self.panels - 1) * T.columns : T.columns
@@ -237,15 +260,15 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
                 let (bPanel, bStride) = panel(self.panels - 1, k0: k0, kc: kc)
                 gatherColumns(bPanel, strideBytes: bStride, kc: kc, columns: edgeColumns, into: edge)
             }
-            var chunk = rows.lowerBound
-            while chunk < rows.upperBound {
-                let chunkEnd = min(chunk + rowChunk, rows.upperBound)
-                if let packed { packA(rows: chunk..<chunkEnd, k0: k0, kc: kc, into: packed) }
+            for chunkIndex in 0..<chunks {
+                let part = partRange(chunkIndex, of: rows.count, parts: chunks, grain: T.rows)
+                let (chunkStart, chunkEnd) = (rows.lowerBound + part.lowerBound, rows.lowerBound + part.upperBound)
+                if let packed { packA(rows: chunkStart..<chunkEnd, k0: k0, kc: kc, into: packed) }
                 for p in panels {
                     let columns = min(T.columns, n - p * T.columns)
                     let (bPanel, bStride) = panel(p, k0: k0, kc: kc)
                     if let edge, p == self.panels - 1 {
-                        var i = chunk
+                        var i = chunkStart
                         while i < chunkEnd {
                             let mr = min(T.rows, chunkEnd - i)
                             dotEdgeKernel(T.self, kc: kc, a: a + i * aRowStride + k0, rowStride: aRowStride, validRows: mr,
@@ -255,11 +278,11 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
                         }
                         continue
                     }
-                    var i = chunk
+                    var i = chunkStart
                     while i < chunkEnd {
                         let mr = min(T.rows, chunkEnd - i)
                         if let packed {
-                            runMicroKernel(T.self, kc: kc, a: packed + (i - chunk) * kc, rowStride: 1,
+                            runMicroKernel(T.self, kc: kc, a: packed + (i - chunkStart) * kc, rowStride: 1,
                                            kStride: T.rows, validRows: mr, b: bPanel, bStrideBytes: bStride,
                                            c: c + i * ldc + p * T.columns, ldc: ldc, columns: columns, overwrite: overwrite)
                         } else {
@@ -270,7 +293,6 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
                         i += mr
                     }
                 }
-                chunk = chunkEnd
             }
             k0 += kc
         }

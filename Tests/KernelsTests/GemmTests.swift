@@ -66,7 +66,7 @@ final class GemmTests: XCTestCase {
                                                   (257, 48, 700, false, false), (130, 512, 300, true, false),
                                                   (130, 200, 400, false, true)] {
             XCTAssertGreaterThanOrEqual(m * n * k, 2 * (1 << 22), "shape too small to be split")
-            for threads in [2, 3, 4] {
+            for threads in [1, 2, 3, 4] {   // 1: chunks of rows of uneven tiles
                 let a = random.uniform(m * k).map(Float.init)
                 let b = random.uniform(k * n).map(Float.init)
                 var fast = [Float](repeating: 0, count: m * n)
@@ -80,6 +80,27 @@ final class GemmTests: XCTestCase {
                 XCTAssertLessThan(worst, 1e-5 * Double(k).squareRoot(), "\(path): m \(m) n \(n) k \(k) threads \(threads)")
             }
         }
+        }
+    }
+
+    /// A thread's rows go through the panels in chunks (`rowChunks`, cut as `partRange` cuts):
+    /// one up to 128 rows, which the in-place B and the training's dWh blocks rely on; past
+    /// that, whole tiles of at most 96 rows each, in as few chunks as that allows.
+    func testRowChunksAreWholeTilesOfAtMost96RowsPast128() {
+        for tileRows in [4, 6, 8] {
+            for rows in 1...2_000 {
+                let chunks = rowChunks(rows)
+                if rows <= 128 { XCTAssertEqual(chunks, 1); continue }
+                XCTAssertEqual(chunks, (rows + 95) / 96, "rows \(rows)")
+                let parts = (0..<chunks).map { partRange($0, of: rows, parts: chunks, grain: tileRows) }
+                XCTAssertEqual(parts.first?.lowerBound, 0)
+                XCTAssertEqual(parts.last?.upperBound, rows)
+                for (part, next) in zip(parts, parts.dropFirst()) { XCTAssertEqual(part.upperBound, next.lowerBound) }
+                for part in parts.dropLast() { XCTAssertEqual(part.count % tileRows, 0, "rows \(rows), tile \(tileRows)") }
+                XCTAssertLessThanOrEqual(parts.map(\.count).max()!, 96, "rows \(rows), tile \(tileRows)")
+                XCTAssertLessThanOrEqual(parts.map(\.count).max()! - parts.map(\.count).min()!, tileRows,
+                                         "rows \(rows), tile \(tileRows): uneven chunks")
+            }
         }
     }
 
