@@ -44,8 +44,8 @@ extension KernelPath {
 }
 
 /// Whether op(B) is read where it lies instead of packed first: an untransposed B whose rows
-/// pass under one chunk of A (`singleChunkRows` rows at most). Such a product reads each panel once
-/// (per k-block), so a packed copy would be read once too and only cost its writing (the output
+/// pass under one chunk of A (`singleChunkRows` rows at most). Such a product reads each panel
+/// once (per k-block), so a packed copy would be read once too and only cost its writing (the output
 /// weight gradient dU, 65×512×3200: 77–84 GFLOP/s in place vs 70 packed on the AVX-512 tile,
 /// 52–62 vs 38–41 on the AVX2 tile, 1 core of a Xeon with AVX-512), and the step keeps no
 /// 6.5 MB packed copy of the hidden states. With more rows each panel is read once per chunk,
@@ -163,7 +163,8 @@ func floatGemm(
 /// Xeon with AVX-512, 2026-12-02, median ratio of these chunks over 128-row ones: dWh 1.021
 /// (1 thread) and 1.030 (2 threads) on the AVX2 tile, 1.017 and 1.019 on AVX-512; dH 1.046
 /// and 1.026 on AVX2, 1.028 and 1.045 on AVX-512; the logits 1.002–1.021; dU (65 rows, one
-/// chunk either way) 0.980–1.001. Fixed chunks of 72 or 60 rows did no better than 96 for dWh.
+/// chunk either way) 0.980–1.001. Fixed chunks of 48, 60 or 72 rows did no better than 96 for
+/// dWh.
 @inlinable
 func rowChunks(_ rows: Int) -> Int {
     rows <= singleChunkRows ? 1 : (rows + rowChunk - 1) / rowChunk
