@@ -75,7 +75,9 @@ echo
 
 runs=${RUNS:-3}
 case $runs in ''|*[!0-9]*|0) echo "bench: RUNS must be a positive integer (got '$runs')" >&2; exit 2 ;; esac
-median() { python3 -c "import sys, statistics; v=[float(x) for x in sys.argv[1:] if x != '-']; print(int(statistics.median(v)) if v else '-')" "$@"; }
+# The median of the figures (a '-' is a run that gave none), with DIGITS decimals; `median`: whole.
+median_to() { python3 -c "import sys, statistics; d=int(sys.argv[1]); v=[float(x) for x in sys.argv[2:] if x != '-']; print(f'{statistics.median(v):.{d}f}' if v else '-')" "$@"; }
+median() { median_to 0 "$@"; }
 ratio() { if [ "$1" = "-" ] || [ "$2" = "-" ]; then echo "-"; else python3 -c "print(f'{$1 / $2:.2f}×')"; fi; }
 thousands() { if [ "$1" = "-" ]; then echo "-"; else python3 -c "print(f'{$1 / 1000:.1f} k')"; fi; }
 
@@ -183,10 +185,14 @@ for model in A B C; do
     # (2026-12-01).
     model_runs=$runs; if [ $model = A ]; then model_runs=$((2 * runs)); fi
     for run in $(seq "$model_runs"); do
-        if [ $((run % 2)) = 0 ]; then np2+=("$(ours $model --ranks 2 --threads 1 | cut -d' ' -f1)"); fi
-        read -r tokens rate <<<"$(ours $model --threads 2)"
-        two+=("$tokens"); flops+=("$rate")
-        if [ $((run % 2)) = 1 ]; then np2+=("$(ours $model --ranks 2 --threads 1 | cut -d' ' -f1)"); fi
+        order="two np2"; if [ $((run % 2)) = 0 ]; then order="np2 two"; fi
+        for contender in $order; do
+            case $contender in
+                two) read -r tokens rate <<<"$(ours $model --threads 2)"
+                     two+=("$tokens"); flops+=("$rate") ;;
+                np2) np2+=("$(ours $model --ranks 2 --threads 1 | cut -d' ' -f1)") ;;
+            esac
+        done
         if [ $cell = rnn ]; then
             n1+=("$(peer $model numpy_batched_rnn.py --hidden $hidden --threads 1 "${numpy_args[@]}")")
             n2+=("$(peer $model numpy_batched_rnn.py --hidden $hidden --threads 2 "${numpy_args[@]}")")
@@ -196,7 +202,7 @@ for model in A B C; do
         onehot+=("$(peer $model torch_charrnn.py --cell $cell --hidden $hidden --threads 2 --input onehot)")
         embed+=("$(peer $model torch_charrnn.py --cell $cell --hidden $hidden --threads 2 --input embed)")
     done
-    flops=$(python3 -c "import sys, statistics; v=[float(x) for x in sys.argv[1:] if x != '-']; print(round(statistics.median(v), 1) if v else '-')" "${flops[@]}")
+    flops=$(median_to 1 "${flops[@]}")
     two=$(median "${two[@]}"); np2=$(median "${np2[@]}"); n1=$(median "${n1[@]}"); n2=$(median "${n2[@]}")
     onehot=$(median "${onehot[@]}"); embed=$(median "${embed[@]}")
     best=$(python3 -c "v=[int(x) for x in ['$n1','$n2','$onehot','$embed'] if x != '-']; print(max(v) if v else '-')")
