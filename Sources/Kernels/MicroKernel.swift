@@ -2,20 +2,22 @@
 /// `bStrideBytes` apart) — or = with `overwrite` (the first k-block of a product that does not
 /// accumulate, which saves zeroing C first).
 ///
-/// One generic body for every tile. `rows` (≤ `T.rows`) and `vectors` (≤ `T.vectors`) are
-/// constants at each call site (`TileKernels`), so after specialisation the loops over them
-/// unroll and the accumulator arrays become `rows · vectors` registers (checked in the
+/// One generic body for every tile. Its rows (`T.rows` or `T.tailRows`) and vectors (≤
+/// `T.vectors`) come from the type `TileCut`, so each specialisation has them as constants:
+/// the loops over them unroll and the accumulator arrays become `rows · vectors` registers (checked in the
 /// assembly: no stack traffic in the k loop). A is read in place through (row stride, k stride)
 /// and broadcast element by element; rows from `validRows` on repeat row 0 and are not stored;
 /// `columns` may end inside the last vector (a right-edge panel).
 @inline(__always)
-func microKernel<T: MicroTile>(
-    _: T.Type, rows: Int, vectors: Int,
+func microKernel<T: MicroTile, let tail: Int, let vectorLimit: Int>(
+    _: T.Type, _: TileCut<tail, vectorLimit>.Type,
     kc: Int, a: UnsafePointer<Float>, rowStride: Int, kStride: Int, validRows: Int,
     b: UnsafePointer<Float>, bStrideBytes: Int,
     c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int, overwrite: Bool
 ) {
     typealias V = T.Vector
+    let rows = tail == 1 ? T.tailRows : T.rows
+    let vectors = Swift.min(T.vectors, vectorLimit)
     var rowOffset = InlineArray<8, Int>(repeating: 0)
     for r in 0..<rows { rowOffset[r] = r < validRows ? r * rowStride : 0 }
     // The C tile that the sum is added to is fetched while the k loop runs, not after it: its
@@ -86,29 +88,37 @@ func storeEdge<V: FloatVector>(_ accumulator: InlineArray<24, V>, vectors: Int, 
     }
 }
 
+/// A part of the tile `T` that one instantiation of `microKernel` computes: its first
+/// `vectorLimit` vectors (3: all, as no tile has more), of its `T.rows` rows or, with `tail`
+/// 1, of its `T.tailRows`. A type, so that each part is a specialisation of its own in which
+/// the rows and vectors are constants.
+enum TileCut<let tail: Int, let vectorLimit: Int> {}
+
 /// The micro-kernel's instantiations for one tile: full and tail rows, times 1…`T.vectors`
 /// vectors for right-edge panels narrower than the tile (a 65-wide product ends in one column;
 /// under an A read in place, `DotEdge` takes a panel narrower than one vector).
+///
+/// Each instantiation is told its rows and vectors by a type (`TileCut`), not by arguments:
+/// given as arguments to six inlined calls, they stopped being constants when the compiler
+/// kept some of the calls out of line, merged into one call taking them as variables, with
+/// the accumulators in memory. On the AVX-512 tile that was the 4-row tail, and a 65-row
+/// product's one tail row cost as much as 7 whole tiles: dU (65 × 512 × 3200) ran at 123
+/// GFLOP/s against 213 for 64 rows (1 core of a Zen 5, 2026-12-02).
 @inline(__always)
 func runMicroKernel<T: MicroTile>(
     _ tile: T.Type, kc: Int, a: UnsafePointer<Float>, rowStride: Int, kStride: Int, validRows: Int,
     b: UnsafePointer<Float>, bStrideBytes: Int,
     c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int, overwrite: Bool
 ) {
-    let vectors = (columns + T.Vector.lanes - 1) / T.Vector.lanes
-    let rows = validRows <= T.tailRows ? T.tailRows : T.rows
-    @inline(__always) func run(_ rows: Int, _ vectors: Int) {
-        microKernel(tile, rows: rows, vectors: vectors, kc: kc, a: a, rowStride: rowStride, kStride: kStride,
-                    validRows: validRows, b: b, bStrideBytes: bStrideBytes, c: c, ldc: ldc, columns: columns,
-                    overwrite: overwrite)
+    @inline(__always) func run<let tail: Int, let vectorLimit: Int>(_ cut: TileCut<tail, vectorLimit>.Type) {
+        microKernel(tile, cut, kc: kc, a: a, rowStride: rowStride, kStride: kStride, validRows: validRows, b: b,
+                    bStrideBytes: bStrideBytes, c: c, ldc: ldc, columns: columns, overwrite: overwrite)
     }
-    if rows == T.rows {
-        if vectors >= T.vectors { run(T.rows, T.vectors) }
-        else if vectors == 1 || T.vectors == 2 { run(T.rows, 1) }
-        else { run(T.rows, 2) }
+    let vectors = (columns + T.Vector.lanes - 1) / T.Vector.lanes
+    let fullWidth = vectors >= T.vectors
+    if validRows > T.tailRows {
+        if fullWidth { run(TileCut<0, 3>.self) } else if vectors == 1 { run(TileCut<0, 1>.self) } else { run(TileCut<0, 2>.self) }
     } else {
-        if vectors >= T.vectors { run(T.tailRows, T.vectors) }
-        else if vectors == 1 || T.vectors == 2 { run(T.tailRows, 1) }
-        else { run(T.tailRows, 2) }
+        if fullWidth { run(TileCut<1, 3>.self) } else if vectors == 1 { run(TileCut<1, 1>.self) } else { run(TileCut<1, 2>.self) }
     }
 }
