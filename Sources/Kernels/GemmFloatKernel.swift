@@ -91,11 +91,13 @@ enum BLayout: Sendable {
     case inPlace(ldb: Int)
     /// B itself (k×n, or n×k when `transposed`), which each thread packs, k-block by k-block,
     /// into a block of its own: only its panels, just before it multiplies by them, so the
-    /// block is still in its cache. Packed whole first (6.5 MB for dWh 512×512×3200, written
-    /// out and read back), the same products ran slower. Six pairs of `bench --kernels` on a
-    /// Xeon with AVX-512, 2026-12-02, geometric mean of this over that: dWh 1.26× on 1 thread
-    /// and 1.09× on 2 (AVX2 tile, the old way first in each pair); 1.12× and 1.17× (AVX-512
-    /// tile, the two taking turns); logits 1.06–1.19×; dH 0.98–1.17×.
+    /// block is still in its cache; its panels are `blockPanelStride` apart. Packed whole first
+    /// (6.5 MB for dWh 512×512×3200, written out and read back), the same products ran slower.
+    /// Six pairs of `bench --kernels` on a Xeon with AVX-512, 2026-12-02, geometric mean of this
+    /// over that: dWh 1.26× on 1 thread and 1.09× on 2 (AVX2 tile, the old way first in each
+    /// pair); 1.12× and 1.17× (AVX-512 tile, the two taking turns); logits 1.06–1.19×; dH
+    /// 0.98–1.17×. On a Zen 5 (in-process pairs, the whole packed by both threads first, 2
+    /// threads, AVX2 tile): dWh 0.948, dH 0.971.
     case packedPerBlock(ldb: Int, transposed: Bool)
 }
 
@@ -217,9 +219,20 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
         switch bLayout {
         case .packed: (b + k0 * panels * T.columns + p * kc * T.columns, T.columns * 4)
         case .inPlace(let ldb): (b + k0 * ldb + p * T.columns, ldb * 4)
-        case .packedPerBlock: (block! + (p - firstPanel) * kc * T.columns, T.columns * 4)
+        case .packedPerBlock: (block! + (p - firstPanel) * blockPanelStride(kc: kc), T.columns * 4)
         }
     }
+
+    /// Floats from one panel to the next in a thread's packed k-block (`BLayout.packedPerBlock`):
+    /// the panel's kc rows and one row more. Without that row the panels are kc·`T.columns`
+    /// floats apart, a multiple of 4 KB (16 KB for kc 256 on the AVX2 tile), so packing one row
+    /// of B, which writes the same row of every panel, sent all its stores to one L1 set. In-
+    /// process pairs of `bench --kernels` products, 40 alternating windows each (Zen 5,
+    /// 2026-12-02), median ratio with the row over without: dWh 1.014–1.018 on 1 thread and
+    /// 1.038–1.043 on 2 on the AVX2 tile (36–39 wins of 40), 1.005 and 1.003 on AVX-512; the
+    /// logits (B transposed) and dH alike before and after. Padding the tiles of a packed A the
+    /// same way changed nothing (1.001–1.005).
+    func blockPanelStride(kc: Int) -> Int { kc * T.columns + T.columns }
 
     /// C[rows, columns of `panels`] (+)= A[rows, :] · op(B)[:, columns of `panels`]. The loops
     /// run k-block → chunk of rows (`rowChunks`) → panel → tile rows: one kc-row panel of B stays
@@ -244,7 +257,7 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
         let edge = dotEdge ? UnsafeMutablePointer<Float>.allocateCacheAligned(capacity: kBlock * edgeColumns) : nil
         defer { edge?.deallocate() }
         var block: UnsafeMutablePointer<Float>? = nil
-        if case .packedPerBlock = bLayout { block = .allocateCacheAligned(capacity: kBlock * panels.count * T.columns) }
+        if case .packedPerBlock = bLayout { block = .allocateCacheAligned(capacity: panels.count * blockPanelStride(kc: kBlock)) }
         defer { block?.deallocate() }
         func panel(_ p: Int, k0: Int, kc: Int) -> (UnsafePointer<Float>, kStrideBytes: Int) {
             self.panel(p, k0: k0, kc: kc, block: block, firstPanel: panels.lowerBound)
@@ -255,7 +268,7 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
             let overwrite = k0 == 0 && !accumulate
             if let block, case .packedPerBlock(let ldb, let transposed) = bLayout {
                 packBlock(b, ldb: ldb, transposed: transposed, n: n, k0: k0, kc: kc, panels: panels,
-                          width: T.columns, into: block)
+                          width: T.columns, into: block, panelStride: blockPanelStride(kc: kc))
             }
             if let edge {   // once per k-block: every chunk of rows reads the same columns
                 let (bPanel, bStride) = panel(self.panels - 1, k0: k0, kc: kc)
@@ -346,24 +359,24 @@ func packPanels(_ b: UnsafePointer<Float>, ldb: Int, transposed: Bool, k: Int, n
         while k0 < range.upperBound {
             let kc = min(kBlock, k - k0)
             packBlock(source.base, ldb: ldb, transposed: transposed, n: n, k0: k0, kc: kc, panels: 0..<panels,
-                      width: width, into: destination.base + k0 * panels * width)
+                      width: width, into: destination.base + k0 * panels * width, panelStride: kc * width)
             k0 += kc
         }
     }
 }
 
 /// Packs rows k0 ..< k0 + kc of op(B) (k×n), the columns of `panels` (of `width` each), into
-/// `block`: panel p's kc rows contiguous at (p − panels.lowerBound)·kc·width, zero-padded past
-/// column n.
+/// `block`: panel p's kc rows contiguous at (p − panels.lowerBound)·`panelStride` (at least
+/// kc·width), zero-padded past column n.
 @inline(__always)
 func packBlock(_ b: UnsafePointer<Float>, ldb: Int, transposed: Bool, n: Int, k0: Int, kc: Int, panels: Range<Int>,
-               width: Int, into block: UnsafeMutablePointer<Float>) {
+               width: Int, into block: UnsafeMutablePointer<Float>, panelStride: Int) {
     if transposed {
         for p in panels {
             let j0 = p * width
             let columns = min(width, n - j0)
             for kk in 0..<kc {
-                let dst = block + (p - panels.lowerBound) * kc * width + kk * width
+                let dst = block + (p - panels.lowerBound) * panelStride + kk * width
                 let src = b + j0 * ldb + (k0 + kk)
                 for j in 0..<columns { dst[j] = src[j * ldb] }
                 if columns < width { (dst + columns).update(repeating: 0, count: width - columns) }
@@ -378,7 +391,7 @@ func packBlock(_ b: UnsafePointer<Float>, ldb: Int, transposed: Bool, n: Int, k0
             for p in panels {
                 let j0 = p * width
                 let columns = min(width, n - j0)
-                let dst = block + (p - panels.lowerBound) * kc * width + kk * width
+                let dst = block + (p - panels.lowerBound) * panelStride + kk * width
                 if columns == width {
                     copyShortRow(from: src + j0, to: dst, count: width)
                 } else {
