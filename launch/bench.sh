@@ -150,20 +150,27 @@ fi
 # 0.65–2.4 M tokens/s from run to run on a shared machine).
 model_steps() { if [ "$1" = A ]; then echo $((10 * steps)); else echo "$steps"; fi; }
 
+# Each contender's output is read whole before it is parsed: a parser started beside it in a
+# pipe (Python's start-up, ~30 ms of a core) took a core from 2 threads' first timed steps of
+# model A, whose 400 steps last a quarter of a second, and not from `-np 2`'s, which mpirun
+# starts later. Six runs each, 2026-12-02 (Zen 5): 2 threads 3.7–4.7 M tokens/s parsed in a
+# pipe, with their median steps at 4.9–5.7 M; 4.5–5.2 M read whole, like `-np 2`'s 4.4–5.3 M.
 ours() {  # ours MODEL EXTRA... -> "tokens/s GFLOP/s"
-    "$binary" bench --data "$data" --models "$1" --steps "$(model_steps "$1")" "${@:2}" 2>/dev/null \
-        | python3 -c 'import json,sys; r=json.loads(sys.stdin.readline()); print(int(r["tokens_per_s"]), r["gflops"])' \
+    local out
+    out=$("$binary" bench --data "$data" --models "$1" --steps "$(model_steps "$1")" "${@:2}" 2>/dev/null) \
+        && python3 -c 'import json,sys; r=json.loads(sys.argv[1].splitlines()[0]); print(int(r["tokens_per_s"]), r["gflops"])' "$out" \
         || echo "- -"
 }
 # The kernel path's tile ceiling on 2 threads (`bench --kernels`: its micro-kernel with the
 # operands in L1), the best of a measurement before and after the models: the most any model
 # could reach, against which each model's GFLOP/s on 2 threads is given.
-ceiling() { "$binary" bench --kernels 2>/dev/null | awk '/^2 thread.*tile ceiling/ {print $(NF-1)}'; }
+ceiling() { local out; out=$("$binary" bench --kernels 2>/dev/null); awk '/^2 thread.*tile ceiling/ {print $(NF-1)}' <<<"$out"; }
 peer() {  # peer MODEL SCRIPT ARGS... -> tokens/s, or "-" without the peers
     local model_step_count; model_step_count=$(model_steps "$1"); shift
     if have_peers && [ -f "$peers/$1" ]; then
-        "${peer_env[@]}" "$py" "$peers/$1" --data "$data" --steps $((model_step_count + 5)) --quiet "${@:2}" 2>/dev/null \
-            | tail -1 | python3 -c 'import json,sys; print(int(json.loads(sys.stdin.read())["tokens_per_s"]))' || echo -
+        local out
+        out=$("${peer_env[@]}" "$py" "$peers/$1" --data "$data" --steps $((model_step_count + 5)) --quiet "${@:2}" 2>/dev/null) \
+            && python3 -c 'import json,sys; print(int(json.loads(sys.argv[1].splitlines()[-1])["tokens_per_s"]))' "$out" || echo -
     else
         echo "-"
     fi
