@@ -99,11 +99,11 @@ enum TileCut<let tail: Int, let vectorLimit: Int> {}
 /// under an A read in place, `DotEdge` takes a panel narrower than one vector).
 ///
 /// Each instantiation is told its rows and vectors by a type (`TileCut`), not by arguments:
-/// given as arguments to six inlined calls, they stopped being constants when the compiler
-/// kept some of the calls out of line, merged into one call taking them as variables, with
-/// the accumulators in memory. On the AVX-512 tile that was the 4-row tail, and a 65-row
-/// product's one tail row cost as much as 7 whole tiles: dU (65 × 512 × 3200) ran at 123
-/// GFLOP/s against 213 for 64 rows (1 core of a Zen 5, 2026-12-02).
+/// given as arguments to inlined calls, they stopped being constants when the compiler kept
+/// all but the full tile's call out of line, merged into one call taking them as variables,
+/// with the accumulators in memory. On the AVX-512 tile that took in the 4-row tail, and a
+/// 65-row product's one tail row cost as much as 6 whole tiles: dU (65 × 512 × 3200) ran at
+/// 123 GFLOP/s against 213 for 64 rows (1 core of a Zen 5, 2026-12-02).
 @inline(__always)
 func runMicroKernel<T: MicroTile>(
     _ tile: T.Type, kc: Int, a: UnsafePointer<Float>, rowStride: Int, kStride: Int, validRows: Int,
