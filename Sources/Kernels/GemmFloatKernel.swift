@@ -226,8 +226,8 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
     /// Floats from one panel to the next in a thread's packed k-block (`BLayout.packedPerBlock`):
     /// the panel's kc rows and one row more. Without that row the panels are kc·`T.columns`
     /// floats apart, a multiple of 4 KB (16 KB for kc 256 on the AVX2 tile), so packing one row
-    /// of B, which writes the same row of every panel, sent all its stores to one L1 set. In-
-    /// process pairs of `bench --kernels` products, 40 alternating windows each (Zen 5,
+    /// of B, which writes the same row of every panel, sent all its stores to one L1 set.
+    /// In-process pairs of `bench --kernels` products, 40 alternating windows each (Zen 5,
     /// 2026-12-02), median ratio with the row over without: dWh 1.014–1.018 on 1 thread and
     /// 1.038–1.043 on 2 on the AVX2 tile (36–39 wins of 40), 1.005 and 1.003 on AVX-512; the
     /// logits (B transposed) and dH alike before and after. Padding the tiles of a packed A the

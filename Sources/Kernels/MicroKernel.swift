@@ -4,10 +4,10 @@
 ///
 /// One generic body for every tile. Its rows (`T.rows` or `T.tailRows`) and vectors (≤
 /// `T.vectors`) come from the type `TileCut`, so each specialisation has them as constants:
-/// the loops over them unroll and the accumulator arrays become `rows · vectors` registers (checked in the
-/// assembly: no stack traffic in the k loop). A is read in place through (row stride, k stride)
-/// and broadcast element by element; rows from `validRows` on repeat row 0 and are not stored;
-/// `columns` may end inside the last vector (a right-edge panel).
+/// the loops over them unroll and the accumulator arrays become `rows · vectors` registers
+/// (checked in the assembly: no stack traffic in the k loop). A is read in place through (row
+/// stride, k stride) and broadcast element by element; rows from `validRows` on repeat row 0
+/// and are not stored; `columns` may end inside the last vector (a right-edge panel).
 @inline(__always)
 func microKernel<T: MicroTile, let tail: Int, let vectorLimit: Int>(
     _: T.Type, _: TileCut<tail, vectorLimit>.Type,
@@ -116,9 +116,12 @@ func runMicroKernel<T: MicroTile>(
     }
     let vectors = (columns + T.Vector.lanes - 1) / T.Vector.lanes
     let fullWidth = vectors >= T.vectors
-    if validRows > T.tailRows {
-        if fullWidth { run(TileCut<0, 3>.self) } else if vectors == 1 { run(TileCut<0, 1>.self) } else { run(TileCut<0, 2>.self) }
-    } else {
-        if fullWidth { run(TileCut<1, 3>.self) } else if vectors == 1 { run(TileCut<1, 1>.self) } else { run(TileCut<1, 2>.self) }
+    switch (validRows > T.tailRows, fullWidth, vectors == 1) {
+    case (true, true, _): run(TileCut<0, 3>.self)
+    case (true, false, true): run(TileCut<0, 1>.self)
+    case (true, false, false): run(TileCut<0, 2>.self)
+    case (false, true, _): run(TileCut<1, 3>.self)
+    case (false, false, true): run(TileCut<1, 1>.self)
+    case (false, false, false): run(TileCut<1, 2>.self)
     }
 }
