@@ -1,7 +1,8 @@
 import Foundation
 
 /// Writes the metrics file's lines (`MetricsLog`): a training line per logging interval, a
-/// validation line per validation.
+/// validation line per validation, and a stop line when the run stops early: on request or by
+/// early stopping. A file says where a run stopped when the console cannot (`Console.write`).
 public final class MetricsRecorder: TrainingObserver {
     let log: MetricsLog
 
@@ -17,6 +18,9 @@ public final class MetricsRecorder: TrainingObserver {
         if let validation = event.validation {
             log.write(["step": Double(event.step), "val_loss": validation.loss, "val_bpc": validation.loss / M_LN2,
                        "val_perplexity": Foundation.exp(validation.loss)])
+        }
+        if event.stop != nil {
+            log.write(["step": Double(event.step), "stopped": 1])
         }
     }
 }
