@@ -55,11 +55,14 @@ final class ResumeTests: XCTestCase {
         let afterSignal = try run(try config("bySignal"), resume: "auto")
         XCTAssertEqual(try lines("bySignal", after: 7), try lines("straight", after: 7))
         XCTAssertEqual(afterSignal.parameters, straight.parameters, "bit-identical parameters")
-        // The metrics file holds the first part too: the stop step's own line, then the rest.
-        let steps = try lossLines(in: directory, "bySignal/metrics.jsonl").map {
-            (try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["step"] as! Int
+        // The metrics file holds the first part too: the stop step's own line and the record of
+        // the stop after it, then the rest.
+        let records = try lossLines(in: directory, "bySignal/metrics.jsonl").map {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
         }
-        XCTAssertEqual(steps.filter { $0 <= 7 }, [5, 7])
+        let firstPart = records.filter { ($0["step"] as! Int) <= 7 }
+        XCTAssertEqual(firstPart.map { $0["step"] as! Int }, [5, 7, 7])
+        XCTAssertEqual(firstPart.map { $0["stopped"] as? Int }, [nil, nil, 1], "the stop, recorded after its step's line")
     }
 
     /// A model that cannot improve (a learning rate too small to move a Float) stops after
