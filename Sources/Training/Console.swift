@@ -34,9 +34,10 @@ public enum Console {
     /// ranks' output while it waits to signal them (`odls_base_sigkill_timeout`, twice), and a
     /// rank blocked in a write to a full terminal never reached the stop step mpirun's SIGTERM
     /// asked for, so the job lost it to the SIGKILL that followed: 8 runs in 8 of model A at
-    /// 800 steps/s (Zen 5, 2026-12-02), ending at the same step 820. Room, as poll(2) reports
-    /// it, means a pipe with 4 KB free or a terminal with under 256 bytes waiting: more than a
-    /// line, which is at most `chunk` bytes per write, so the write itself does not block.
+    /// 800 steps/s (Zen 5, 2026-12-02), ending at the same step 820. poll(2) reports room when
+    /// a pipe has a page free (more than a `chunk`) or a terminal any space at all; a write that
+    /// then fills the terminal has written part of its text, so a stop signal ends it with a
+    /// short count rather than restarting it, and the loop gives up the rest.
     private static func write(_ text: String, to descriptor: Int32, bit: UInt8) {
         guard gone.load(ordering: .relaxed) & bit == 0 else { return }
         let chunk = 2048
@@ -45,7 +46,12 @@ public enum Console {
             var offset = 0
             while offset < bytes.count {
                 var room = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
-                if poll(&room, 1, 100) <= 0 {   // no room yet, or a signal (poll is never restarted)
+                let ready = poll(&room, 1, 100)
+                if ready < 0 && errno != EINTR {   // poll itself failed: write no more here
+                    gone.bitwiseOr(bit, ordering: .relaxed)
+                    return
+                }
+                if ready <= 0 {   // no room yet, or a signal (poll is never restarted)
                     if StopSignals.isRequested { return }
                     continue
                 }

@@ -147,10 +147,10 @@ final class PreemptionTests: MultiRankTestCase {
         // bare mpirun sent SIGTERM stops reading them (`Console.write`). Where the stop line
         // did get through, it names the same step.
         let metrics = try String(contentsOf: directory.appendingPathComponent("\(name)/metrics.jsonl"), encoding: .utf8)
-        let stopRecord = try XCTUnwrap(metrics.split(separator: "\n").last { $0.contains("\"stopped\":1") },
-                                       "\(name): no stop line in the metrics file", file: file, line: line)
-        let stopStep = try XCTUnwrap(Int(stopRecord.split(separator: ",")[0].dropFirst("{\"step\":".count)), String(stopRecord),
-                                     file: file, line: line)
+        let records = try metrics.split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        let stopRecord = try XCTUnwrap(records.last { $0["stopped"] as? Int == 1 }, "\(name): no stop line in the metrics file",
+                                       file: file, line: line)
+        let stopStep = try XCTUnwrap(stopRecord["step"] as? Int, "\(name): \(stopRecord)", file: file, line: line)
         if let stopLine = result.stdout.split(separator: "\n").first(where: { $0.hasPrefix("stopped on request at step") }) {
             XCTAssertEqual(Int(stopLine.split(separator: " ")[5]), stopStep, "\(name): \(stopLine)", file: file, line: line)
         }
