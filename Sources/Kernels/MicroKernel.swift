@@ -2,21 +2,21 @@
 /// `bStrideBytes` apart) — or = with `overwrite` (the first k-block of a product that does not
 /// accumulate, which saves zeroing C first).
 ///
-/// One generic body for every tile. Its rows (`T.rows` or `T.tailRows`) and vectors (≤
-/// `T.vectors`) come from the type `TileCut`, so each specialisation has them as constants:
+/// One generic body for every tile. Its rows (≤ `T.rows`) and vectors (≤ `T.vectors`) come
+/// from the type `TileCut`, so each specialisation has them as constants:
 /// the loops over them unroll and the accumulator arrays become `rows · vectors` registers
 /// (checked in the assembly: no stack traffic in the k loop). A is read in place through (row
 /// stride, k stride) and broadcast element by element; rows from `validRows` on repeat row 0
 /// and are not stored; `columns` may end inside the last vector (a right-edge panel).
 @inline(__always)
-func microKernel<T: MicroTile, let tail: Int, let vectorLimit: Int>(
-    _: T.Type, _: TileCut<tail, vectorLimit>.Type,
+func microKernel<T: MicroTile, let rowLimit: Int, let vectorLimit: Int>(
+    _: T.Type, _: TileCut<rowLimit, vectorLimit>.Type,
     kc: Int, a: UnsafePointer<Float>, rowStride: Int, kStride: Int, validRows: Int,
     b: UnsafePointer<Float>, bStrideBytes: Int,
     c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int, overwrite: Bool
 ) {
     typealias V = T.Vector
-    let rows = tail == 1 ? T.tailRows : T.rows
+    let rows = Swift.min(T.rows, rowLimit)
     let vectors = Swift.min(T.vectors, vectorLimit)
     var rowOffset = InlineArray<8, Int>(repeating: 0)
     for r in 0..<rows { rowOffset[r] = r < validRows ? r * rowStride : 0 }
@@ -89,14 +89,21 @@ func storeEdge<V: FloatVector>(_ accumulator: InlineArray<24, V>, vectors: Int, 
 }
 
 /// A part of the tile `T` that one instantiation of `microKernel` computes: its first
-/// `vectorLimit` vectors (3: all, as no tile has more), of its `T.rows` rows or, with `tail`
-/// 1, of its `T.tailRows`. A type, so that each part is a specialisation of its own in which
-/// the rows and vectors are constants.
-enum TileCut<let tail: Int, let vectorLimit: Int> {}
+/// `rowLimit` rows and `vectorLimit` vectors (a limit at or past the tile's own count: all of
+/// them). A type, so that each part is a specialisation of its own in which the rows and
+/// vectors are constants.
+enum TileCut<let rowLimit: Int, let vectorLimit: Int> {}
 
-/// The micro-kernel's instantiations for one tile: full and tail rows, times 1…`T.vectors`
-/// vectors for right-edge panels narrower than the tile (a 65-wide product ends in one column;
-/// under an A read in place, `DotEdge` takes a panel narrower than one vector).
+/// The micro-kernel's instantiations for one tile: each row count up to the tile's, times
+/// 1…`T.vectors` vectors for right-edge panels narrower than the tile (a 65-wide product ends
+/// in one column; under an A read in place, `DotEdge` takes a panel narrower than one vector).
+///
+/// A block of the last rows runs as many rows as it has. Cut at half the tile instead, a
+/// replica's 32 rows of model B (five 6-row tiles and 2 rows on the AVX2 tile) computed 33
+/// rows' FMAs, and 256 rows of dWh on one thread 258. In one process, steps alternating ABBA
+/// between the two (100 pairs a run; Zen 5, 2026-12-02; median ratio of step times, these cuts
+/// over half-tile ones), AVX2 tile, 2 threads: model B 1.002–1.011 in 7 runs (51–78 wins),
+/// A 1.013 and 1.014, C 1.008 twice; AVX-512 tile, whose 8 rows divide those blocks: 0.995–1.001.
 ///
 /// Each instantiation is told its rows and vectors by a type (`TileCut`), not by arguments:
 /// given as arguments to inlined calls, they stopped being constants when the compiler kept
@@ -110,18 +117,26 @@ func runMicroKernel<T: MicroTile>(
     b: UnsafePointer<Float>, bStrideBytes: Int,
     c: UnsafeMutablePointer<Float>, ldc: Int, columns: Int, overwrite: Bool
 ) {
-    @inline(__always) func run<let tail: Int, let vectorLimit: Int>(_ cut: TileCut<tail, vectorLimit>.Type) {
-        microKernel(tile, cut, kc: kc, a: a, rowStride: rowStride, kStride: kStride, validRows: validRows, b: b,
-                    bStrideBytes: bStrideBytes, c: c, ldc: ldc, columns: columns, overwrite: overwrite)
-    }
     let vectors = (columns + T.Vector.lanes - 1) / T.Vector.lanes
-    let fullWidth = vectors >= T.vectors
-    switch (validRows > T.tailRows, fullWidth, vectors == 1) {
-    case (true, true, _): run(TileCut<0, 3>.self)
-    case (true, false, true): run(TileCut<0, 1>.self)
-    case (true, false, false): run(TileCut<0, 2>.self)
-    case (false, true, _): run(TileCut<1, 3>.self)
-    case (false, false, true): run(TileCut<1, 1>.self)
-    case (false, false, false): run(TileCut<1, 2>.self)
+    @inline(__always) func run<let rowLimit: Int>(rows _: TileCut<rowLimit, 0>.Type) {
+        @inline(__always) func run<let vectorLimit: Int>(_ cut: TileCut<rowLimit, vectorLimit>.Type) {
+            microKernel(tile, cut, kc: kc, a: a, rowStride: rowStride, kStride: kStride, validRows: validRows, b: b,
+                        bStrideBytes: bStrideBytes, c: c, ldc: ldc, columns: columns, overwrite: overwrite)
+        }
+        if vectors >= T.vectors { run(TileCut<rowLimit, 3>.self) }
+        else if vectors == 1 { run(TileCut<rowLimit, 1>.self) }
+        else { run(TileCut<rowLimit, 2>.self) }
+    }
+    // A count at or past the tile's rows (6, 7 and 8 on the AVX2 tile) is the whole tile:
+    // `microKernel` takes the smaller of the two.
+    switch validRows {
+    case 1: run(rows: TileCut<1, 0>.self)
+    case 2: run(rows: TileCut<2, 0>.self)
+    case 3: run(rows: TileCut<3, 0>.self)
+    case 4: run(rows: TileCut<4, 0>.self)
+    case 5: run(rows: TileCut<5, 0>.self)
+    case 6: run(rows: TileCut<6, 0>.self)
+    case 7: run(rows: TileCut<7, 0>.self)
+    default: run(rows: TileCut<8, 0>.self)
     }
 }

@@ -17,9 +17,6 @@ protocol MicroTile: SendableMetatype {
 extension MicroTile {
     /// The panel width: columns of B each micro-kernel call covers.
     static var columns: Int { vectors * Vector.lanes }
-    /// The smaller tile for a row tail: a block of ≤ `tailRows` rows runs this many instead of
-    /// `rows`, so 32 rows of 6-row tiles compute 33 rows' FMAs, not 36.
-    static var tailRows: Int { (rows + 1) / 2 }
 }
 
 #if arch(x86_64)
