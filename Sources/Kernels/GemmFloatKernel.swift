@@ -14,6 +14,18 @@
 
 @usableFromInline let kBlock = 256
 
+/// The k-block of the packed layout (`packPanels`, `PackedMatrix`: the recurrent weights, and
+/// the states under dWh's blocks). Each k-block is one pass over C that loads, adds to and
+/// stores every tile, so model B's recurrence (k = 512) at `kBlock` made two where one does.
+/// This layout's memory does not depend on it (B is packed whole); a thread's own packed
+/// block (`BLayout.packedPerBlock`), kc × n floats, would double with it, so it keeps `kBlock`.
+/// Steps alternating ABBA in one process, 100 pairs a run (Zen 5, 2026-12-02), median ratio of
+/// 512 over 256: model B 1.023 and 1.027 on the AVX2 tile, 1.019 and 1.021 on AVX-512 (whose
+/// 512-row panels, 64 KB, exceed the 48 KB L1, so the gain is not the panel fitting L1); C
+/// 1.010–1.015 and 1.013; A (k = 64, one block either way) 1.000. Not measured on a CPU with
+/// a 32 KB L1.
+@usableFromInline let packedKBlock = 512
+
 extension KernelPath {
     /// Floats per vector register of the path's kernels.
     @usableFromInline var vectorLanes: Int {
@@ -99,6 +111,9 @@ enum BLayout: Sendable {
     /// 0.98–1.17×. On a Zen 5 (in-process pairs, the whole packed by both threads first, 2
     /// threads, AVX2 tile): dWh 0.948, dH 0.971.
     case packedPerBlock(ldb: Int, transposed: Bool)
+
+    /// Rows of op(B) per k-block.
+    var kBlockRows: Int { if case .packed = self { packedKBlock } else { kBlock } }
 }
 
 /// The product proper, with op(B) in the packed layout of `packPanels` for `path`.
@@ -236,8 +251,8 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
 
     /// C[rows, columns of `panels`] (+)= A[rows, :] · op(B)[:, columns of `panels`]. The loops
     /// run k-block → chunk of rows (`rowChunks`) → panel → tile rows: one kc-row panel of B stays
-    /// in L1 while the rows of a chunk pass over it, and the chunk of A (at most 128×256 floats,
-    /// 128 KB) stays in L2 while every panel passes over it.
+    /// in L1 while the rows of a chunk pass over it, and the chunk of A (at most 128 × kc floats:
+    /// 128 KB, 256 KB with `packedKBlock`) stays in L2 while every panel passes over it.
     ///
     /// A transposed A is first copied, chunk by chunk, into `packA`'s layout.
     func multiply(rows: Range<Int>, panels: Range<Int>) {
@@ -246,25 +261,26 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
         // B panel does; packed per chunk it is contiguous. dWh 45 → 57 GFLOP/s on the AVX2
         // tile, 77 → 86 on AVX-512; dU unchanged. An untransposed A (rows contiguous over k)
         // streams well in place: packing it only cost (logits 54 → 43).
+        let kBlockRows = bLayout.kBlockRows
         let chunks = rowChunks(rows.count)
         let packsA = aKStride != 1 && panels.count > 1
         let packedRows = ((rows.count + T.rows - 1) / T.rows + chunks - 1) / chunks * T.rows   // the longest chunk's tiles
-        let packed = packsA ? UnsafeMutablePointer<Float>.allocateCacheAligned(capacity: packedRows * kBlock) : nil
+        let packed = packsA ? UnsafeMutablePointer<Float>.allocateCacheAligned(capacity: packedRows * kBlockRows) : nil
         defer { packed?.deallocate() }
         // A right-edge panel narrower than a vector runs as dot products along k (`DotEdge`).
         let edgeColumns = panels.upperBound == self.panels ? n - (self.panels - 1) * T.columns : T.columns
         let dotEdge = !packsA && usesDotEdge(T.self, columns: edgeColumns, aKStride: aKStride)
-        let edge = dotEdge ? UnsafeMutablePointer<Float>.allocateCacheAligned(capacity: kBlock * edgeColumns) : nil
+        let edge = dotEdge ? UnsafeMutablePointer<Float>.allocateCacheAligned(capacity: kBlockRows * edgeColumns) : nil
         defer { edge?.deallocate() }
         var block: UnsafeMutablePointer<Float>? = nil
-        if case .packedPerBlock = bLayout { block = .allocateCacheAligned(capacity: panels.count * blockPanelStride(kc: kBlock)) }
+        if case .packedPerBlock = bLayout { block = .allocateCacheAligned(capacity: panels.count * blockPanelStride(kc: kBlockRows)) }
         defer { block?.deallocate() }
         func panel(_ p: Int, k0: Int, kc: Int) -> (UnsafePointer<Float>, kStrideBytes: Int) {
             self.panel(p, k0: k0, kc: kc, block: block, firstPanel: panels.lowerBound)
         }
         var k0 = 0
         while k0 < k {
-            let kc = min(kBlock, k - k0)
+            let kc = min(kBlockRows, k - k0)
             let overwrite = k0 == 0 && !accumulate
             if let block, case .packedPerBlock(let ldb, let transposed) = bLayout {
                 packBlock(b, ldb: ldb, transposed: transposed, n: n, k0: k0, kc: kc, panels: panels,
@@ -346,18 +362,18 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
     }
 }
 
-/// Packs op(B) (k×n) for `path`'s micro-kernel: k-block by k-block (`kBlock` rows each), each
-/// block as panels of `panelWidth` columns holding kc rows each, zero-padded past column n.
+/// Packs op(B) (k×n) for `path`'s micro-kernel: k-block by k-block (`packedKBlock` rows each),
+/// each block as panels of `panelWidth` columns holding kc rows each, zero-padded past column n.
 /// Threads take disjoint ranges of k-blocks.
 func packPanels(_ b: UnsafePointer<Float>, ldb: Int, transposed: Bool, k: Int, n: Int,
                 into packed: UnsafeMutablePointer<Float>, threads: Int, path: KernelPath) {
     let width = path.panelWidth
     let panels = (n + width - 1) / width
     let (source, destination) = (SendableConstPointer(b), SendablePointer(packed))
-    parallelFor(k, threads: threads, grain: kBlock) { range in
+    parallelFor(k, threads: threads, grain: packedKBlock) { range in
         var k0 = range.lowerBound
         while k0 < range.upperBound {
-            let kc = min(kBlock, k - k0)
+            let kc = min(packedKBlock, k - k0)
             packBlock(source.base, ldb: ldb, transposed: transposed, n: n, k0: k0, kc: kc, panels: 0..<panels,
                       width: width, into: destination.base + k0 * panels * width, panelStride: kc * width)
             k0 += kc

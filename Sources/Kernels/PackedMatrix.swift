@@ -3,7 +3,7 @@
 /// than the product (for Float, packing reads H² floats, the product only does rows·H² FMAs).
 ///
 /// For Float the storage is the micro-kernel's layout for the `path` it was packed for: for each
-/// k-block of `kBlock` rows, panels of the tile's width contiguous over k, zero-padded on the
+/// k-block of `packedKBlock` rows, panels of the tile's width contiguous over k, zero-padded on the
 /// right; products with it run on that path. For other scalars it is op(B) as a dense (k×n)
 /// row-major copy, for `naiveGemm`.
 public final class PackedMatrix<S: KernelScalar>: @unchecked Sendable {

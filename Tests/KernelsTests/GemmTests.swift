@@ -121,24 +121,28 @@ final class GemmTests: XCTestCase {
         }
     }
 
+    /// Shapes past one k-block of the packed layout (`packedKBlock`) and ending inside one, and
+    /// an A read transposed (dWh's blocks multiply a transposed A by the packed states).
     func testPrepackedOperandMatchesNaiveTwinAndCanBeRepacked() {
         var random = TestRandom(seed: 9)
         let packed = PackedMatrix<Float>()
         for path in KernelPath.runnable + KernelPath.runnable.reversed() {   // repacked for another tile
-        for (m, n, k) in [(7, 65, 300), (17, 129, 65), (1, 1, 1), (64, 64, 64)] {
-            for transposeB in [false, true] {
+        for (m, n, k) in [(7, 65, 300), (17, 129, 65), (1, 1, 1), (64, 64, 64), (9, 33, 1100), (133, 40, 600)] {
+            for (transposeA, transposeB) in [(false, false), (false, true), (true, false)] {
                 let a = random.uniform(m * k).map(Float.init)
                 let b = random.uniform(k * n).map(Float.init)
+                let lda = transposeA ? m : k
                 packed.pack(b, ldb: transposeB ? k : n, transposed: transposeB, k: k, n: n, path: path)
                 XCTAssertEqual(packed.path, path)
                 var fast = [Float](repeating: 0, count: m * n)
                 var naive = [Double](repeating: 0, count: m * n)
-                gemm(m: m, a: a, lda: k, packed: packed, c: &fast, ldc: n, accumulate: false, threads: 3)
-                naiveGemm(m: m, n: n, k: k, a: a.map(Double.init), lda: k, b: b.map(Double.init),
+                gemm(m: m, a: a, lda: lda, transposeA: transposeA, packed: packed, c: &fast, ldc: n, accumulate: false,
+                     threads: 3)
+                naiveGemm(m: m, n: n, k: k, a: a.map(Double.init), lda: lda, transposeA: transposeA, b: b.map(Double.init),
                           ldb: transposeB ? k : n, transposeB: transposeB, c: &naive, ldc: n, accumulate: false)
                 for i in 0..<(m * n) {
                     XCTAssertEqual(Double(fast[i]), naive[i], accuracy: 1e-5 * Double(k).squareRoot(),
-                                   "\(path): m \(m) n \(n) k \(k) tB \(transposeB) at \(i)")
+                                   "\(path): m \(m) n \(n) k \(k) tA \(transposeA) tB \(transposeB) at \(i)")
                 }
             }
         }
