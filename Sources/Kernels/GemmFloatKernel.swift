@@ -310,7 +310,8 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
                     }
                     var i = chunkStart
                     while i < chunkEnd {
-                        let mr = min(T.rows, chunkEnd - i)
+                        // A packed A is laid out in whole tiles; one read in place may end in two even ones.
+                        let mr = packed == nil ? T.tileRows(remaining: chunkEnd - i) : min(T.rows, chunkEnd - i)
                         if let packed {
                             runMicroKernel(T.self, kc: kc, a: packed + (i - chunkStart) * kc, rowStride: 1,
                                            kStride: T.rows, validRows: mr, b: bPanel, bStrideBytes: bStride,

@@ -163,6 +163,33 @@ final class GemmTests: XCTestCase {
         }
     }
 
+    /// A row of C comes out the same to the bit whichever tile computes it — a whole one, a tail,
+    /// or one of the two even tiles a short tail is shared into (`MicroTile.tileRows`) — since
+    /// each element sums its k in the same order: the product of 32 rows (6 + 6 + 6 + 6 + 4 + 4 on
+    /// the AVX2 tile), of 9 rows (5 + 4), against each row alone. Splitting rows between threads,
+    /// and dWh into blocks, rely on it.
+    func testEachRowIsTheSameToTheBitInAnyTile() {
+        var random = TestRandom(seed: 13)
+        let (n, k) = (48, 600)   // past one k-block of each layout
+        let b = random.uniform(k * n).map(Float.init)
+        for path in KernelPath.runnable {
+            let packed = PackedMatrix<Float>()
+            packed.pack(b, ldb: n, transposed: false, k: k, n: n, path: path)
+            for rows in [32, 9, 7] {
+                let a = random.uniform(rows * k).map(Float.init)
+                var together = [Float](repeating: 0.25, count: rows * n)
+                gemm(m: rows, a: a, lda: k, packed: packed, c: &together, ldc: n, accumulate: true)
+                for row in 0..<rows {
+                    var alone = [Float](repeating: 0.25, count: n)
+                    a.withUnsafeBufferPointer { a in
+                        gemm(m: 1, a: a.baseAddress! + row * k, lda: k, packed: packed, c: &alone, ldc: n, accumulate: true)
+                    }
+                    XCTAssertEqual(Array(together[(row * n)..<((row + 1) * n)]), alone, "\(path): row \(row) of \(rows)")
+                }
+            }
+        }
+    }
+
     /// The model-B shapes at every split the trainer uses: each thread of the recurrence owns
     /// 64/threads rows, which leaves a row tail on the 6-row AVX2 tile (32 = 5·6 + 2).
     func testRecurrenceRowBlocksOfEveryThreadCountMatchNaiveTwin() {
