@@ -14,17 +14,17 @@
 
 @usableFromInline let kBlock = 256
 
-/// The k-block of the packed layout (`packPanels`, `PackedMatrix`: the recurrent weights, and
-/// the states under dWh's blocks). Each k-block is one pass over C that loads, adds to and
-/// stores every tile, so model B's recurrence (k = 512) at `kBlock` made two where one does.
-/// This layout's memory does not depend on it (B is packed whole); a thread's own packed
-/// block (`BLayout.packedPerBlock`), kc × n floats, would double with it, so it keeps `kBlock`.
-/// Steps alternating ABBA in one process, 100 pairs a run (Zen 5, 2026-12-02), median ratio of
-/// 512 over 256: model B 1.023 and 1.027 on the AVX2 tile, 1.019 and 1.021 on AVX-512 (whose
-/// 512-row panels, 64 KB, exceed the 48 KB L1, so the gain is not the panel fitting L1); C
-/// 1.010–1.015 and 1.013; A (k = 64, one block either way) 1.000. Not measured on a CPU with
-/// a 32 KB L1.
-@usableFromInline let packedKBlock = 512
+/// The k-block of a packed recurrent weight (`PackedMatrix.pack(… kBlockRows:)`, given by
+/// `RecurrentLayer`). Each k-block is one pass over C that loads, adds to and stores every
+/// tile, so model B's recurrence (k = 512) made two passes at `kBlock` where one does; the
+/// weight is packed whole, so its memory does not change. Products summed over the T·B
+/// positions keep `kBlock` whatever their layout: a thread's own packed block (kc × n floats)
+/// would double, and dWh streamed in blocks on the packed states must add up exactly as the
+/// one product and as any thread count does (`TrainingRunTests`: 512-row blocks there too made a
+/// 1-thread and a 3-thread run part in the last bits, then, at lr 0.05, by step 30). Steps
+/// alternating ABBA in one process, 100 pairs a run (Zen 5, 2026-12-02), median ratio of 512-row
+/// over 256-row blocks for the recurrent weights: model B 1.015–1.016 on the AVX2 tile.
+public let recurrentKBlock = 512
 
 extension KernelPath {
     /// Floats per vector register of the path's kernels.
@@ -99,7 +99,8 @@ func fastFloatGemm(
 /// Where the micro-kernel finds op(B): `packPanels`'s layout, or B itself (k×n, row stride ldb).
 @usableFromInline
 enum BLayout: Sendable {
-    case packed
+    /// `packPanels`'s layout, in k-blocks of `kBlockRows` rows.
+    case packed(kBlockRows: Int)
     case inPlace(ldb: Int)
     /// B itself (k×n, or n×k when `transposed`), which each thread packs, k-block by k-block,
     /// into a block of its own: only its panels, just before it multiplies by them, so the
@@ -111,9 +112,6 @@ enum BLayout: Sendable {
     /// 0.98–1.17×. On a Zen 5 (in-process pairs, the whole packed by both threads first, 2
     /// threads, AVX2 tile): dWh 0.948, dH 0.971.
     case packedPerBlock(ldb: Int, transposed: Bool)
-
-    /// Rows of op(B) per k-block.
-    var kBlockRows: Int { if case .packed = self { packedKBlock } else { kBlock } }
 }
 
 /// The product proper, with op(B) in the packed layout of `packPanels` for `path`.
@@ -121,12 +119,13 @@ enum BLayout: Sendable {
 func packedFloatGemm(
     m: Int, n: Int, k: Int,
     a: UnsafePointer<Float>, lda: Int, transposeA: Bool,
-    packed: UnsafePointer<Float>,
+    packed: UnsafePointer<Float>, kBlockRows: Int,
     c: UnsafeMutablePointer<Float>, ldc: Int,
     accumulate: Bool, threads: Int, path: KernelPath
 ) {
-    floatGemm(m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA, b: packed, bLayout: .packed,
-              c: c, ldc: ldc, accumulate: accumulate, threads: threads, path: path)
+    floatGemm(m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA, b: packed,
+              bLayout: .packed(kBlockRows: kBlockRows), c: c, ldc: ldc, accumulate: accumulate, threads: threads,
+              path: path)
 }
 
 /// C (+)= op(A) · op(B) with op(B) as `bLayout` says, on `path`'s tile.
@@ -252,7 +251,7 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
     /// C[rows, columns of `panels`] (+)= A[rows, :] · op(B)[:, columns of `panels`]. The loops
     /// run k-block → chunk of rows (`rowChunks`) → panel → tile rows: one kc-row panel of B stays
     /// in L1 while the rows of a chunk pass over it, and the chunk of A (at most 128 × kc floats:
-    /// 128 KB, 256 KB with `packedKBlock`) stays in L2 while every panel passes over it.
+    /// 128 KB) stays in L2 while every panel passes over it.
     ///
     /// A transposed A is first copied, chunk by chunk, into `packA`'s layout.
     func multiply(rows: Range<Int>, panels: Range<Int>) {
@@ -261,7 +260,8 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
         // B panel does; packed per chunk it is contiguous. dWh 45 → 57 GFLOP/s on the AVX2
         // tile, 77 → 86 on AVX-512; dU unchanged. An untransposed A (rows contiguous over k)
         // streams well in place: packing it only cost (logits 54 → 43).
-        let kBlockRows = bLayout.kBlockRows
+        var kBlockRows = kBlock
+        if case .packed(let rows) = bLayout { kBlockRows = rows }
         let chunks = rowChunks(rows.count)
         let packsA = aKStride != 1 && panels.count > 1
         let packedRows = ((rows.count + T.rows - 1) / T.rows + chunks - 1) / chunks * T.rows   // the longest chunk's tiles
@@ -363,18 +363,18 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
     }
 }
 
-/// Packs op(B) (k×n) for `path`'s micro-kernel: k-block by k-block (`packedKBlock` rows each),
+/// Packs op(B) (k×n) for `path`'s micro-kernel: k-block by k-block (`kBlockRows` rows each),
 /// each block as panels of `panelWidth` columns holding kc rows each, zero-padded past column n.
 /// Threads take disjoint ranges of k-blocks.
-func packPanels(_ b: UnsafePointer<Float>, ldb: Int, transposed: Bool, k: Int, n: Int,
+func packPanels(_ b: UnsafePointer<Float>, ldb: Int, transposed: Bool, k: Int, n: Int, kBlockRows: Int,
                 into packed: UnsafeMutablePointer<Float>, threads: Int, path: KernelPath) {
     let width = path.panelWidth
     let panels = (n + width - 1) / width
     let (source, destination) = (SendableConstPointer(b), SendablePointer(packed))
-    parallelFor(k, threads: threads, grain: packedKBlock) { range in
+    parallelFor(k, threads: threads, grain: kBlockRows) { range in
         var k0 = range.lowerBound
         while k0 < range.upperBound {
-            let kc = min(packedKBlock, k - k0)
+            let kc = min(kBlockRows, k - k0)
             packBlock(source.base, ldb: ldb, transposed: transposed, n: n, k0: k0, kc: kc, panels: 0..<panels,
                       width: width, into: destination.base + k0 * panels * width, panelStride: kc * width)
             k0 += kc

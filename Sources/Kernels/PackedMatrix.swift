@@ -3,13 +3,15 @@
 /// than the product (for Float, packing reads H² floats, the product only does rows·H² FMAs).
 ///
 /// For Float the storage is the micro-kernel's layout for the `path` it was packed for: for each
-/// k-block of `packedKBlock` rows, panels of the tile's width contiguous over k, zero-padded on the
+/// k-block of `kBlockRows` rows, panels of the tile's width contiguous over k, zero-padded on the
 /// right; products with it run on that path. For other scalars it is op(B) as a dense (k×n)
 /// row-major copy, for `naiveGemm`.
 public final class PackedMatrix<S: KernelScalar>: @unchecked Sendable {
     public private(set) var k = 0
     public private(set) var n = 0
     public private(set) var path = KernelPath.generic
+    /// Rows of op(B) per k-block of the Float layout, as `pack` was given them.
+    public private(set) var kBlockRows = kBlock
     @usableFromInline var storage: UnsafeMutablePointer<S>
     private var capacity: Int
 
@@ -25,10 +27,12 @@ public final class PackedMatrix<S: KernelScalar>: @unchecked Sendable {
         S.self == Float.self ? packedSize(k: k, n: n, path: path) : k * n
     }
 
-    /// Packs op(B): B stored (k×n) with leading dimension `ldb`, or (n×k) when `transposed`.
-    /// Reuses the storage when it is large enough (no allocation step after step).
+    /// Packs op(B): B stored (k×n) with leading dimension `ldb`, or (n×k) when `transposed`, in
+    /// k-blocks of `kBlockRows` rows (`recurrentKBlock` for a recurrent weight; a product summed
+    /// over positions keeps the default, as every other layout does). Reuses the storage when
+    /// it is large enough (no allocation step after step).
     public func pack(_ b: UnsafePointer<S>, ldb: Int, transposed: Bool, k: Int, n: Int, threads: Int = 1,
-                     path: KernelPath = .current) {
+                     path: KernelPath = .current, kBlockRows: Int = kBlock) {
         precondition(k >= 0 && n >= 0 && ldb >= (transposed ? k : n), "pack: bad shape")
         let size = Self.storageSize(k: k, n: n, path: path)
         if size > capacity {
@@ -39,9 +43,10 @@ public final class PackedMatrix<S: KernelScalar>: @unchecked Sendable {
         self.k = k
         self.n = n
         self.path = path
+        self.kBlockRows = kBlockRows
         if S.self == Float.self {
             packPanels(UnsafeRawPointer(b).assumingMemoryBound(to: Float.self), ldb: ldb, transposed: transposed,
-                       k: k, n: n, into: UnsafeMutableRawPointer(storage).assumingMemoryBound(to: Float.self),
+                       k: k, n: n, kBlockRows: kBlockRows, into: UnsafeMutableRawPointer(storage).assumingMemoryBound(to: Float.self),
                        threads: threads, path: path)
         } else {
             for p in 0..<k {
@@ -63,7 +68,7 @@ public func gemm<S: KernelScalar>(
     if S.self == Float.self {
         packedFloatGemm(m: m, n: n, k: k,
                         a: UnsafeRawPointer(a).assumingMemoryBound(to: Float.self), lda: lda, transposeA: transposeA,
-                        packed: UnsafeRawPointer(b.storage).assumingMemoryBound(to: Float.self),
+                        packed: UnsafeRawPointer(b.storage).assumingMemoryBound(to: Float.self), kBlockRows: b.kBlockRows,
                         c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self), ldc: ldc,
                         accumulate: accumulate, threads: threads, path: b.path)
     } else {

@@ -60,7 +60,8 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
                  c: work.gates.base, ldc: G, accumulate: false, threads: threads)
         }
         let WhT = work.packedRecurrent
-        WhT.pack(parameters.view(recurrentWeight), ldb: H, transposed: true, k: H, n: G, threads: threads)
+        WhT.pack(parameters.view(recurrentWeight), ldb: H, transposed: true, k: H, n: G, threads: threads,
+                 kBlockRows: recurrentKBlock)
         let p = (states: SendablePointer(work.states.base), cells: work.cells.map { SendablePointer($0.base) },
                  gates: SendablePointer(work.gates.base), recurrent: work.recurrent.map { SendablePointer($0.base) },
                  bhn: recurrentBias.map { SendableConstPointer(UnsafePointer(parameters.view($0))) },
@@ -141,7 +142,8 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
             work.recurrentGrads?.zero()
         }
         let Wh = work.packedRecurrent
-        Wh.pack(parameters.view(recurrentWeight), ldb: H, transposed: false, k: G, n: H, threads: threads)
+        Wh.pack(parameters.view(recurrentWeight), ldb: H, transposed: false, k: G, n: H, threads: threads,
+                kBlockRows: recurrentKBlock)
         let p = (states: SendableConstPointer(UnsafePointer(work.states.base)),
                  cells: work.cells.map { SendableConstPointer(UnsafePointer($0.base)) },
                  gates: SendableConstPointer(UnsafePointer(work.gates.base)),

@@ -121,18 +121,21 @@ final class GemmTests: XCTestCase {
         }
     }
 
-    /// Shapes past one k-block of the packed layout (`packedKBlock`) and ending inside one, and
-    /// an A read transposed (dWh's blocks multiply a transposed A by the packed states).
+    /// Shapes past one k-block and ending inside one, in the default k-blocks and a recurrent
+    /// weight's (`recurrentKBlock`), and an A read transposed (dWh's blocks multiply a transposed
+    /// A by the packed states).
     func testPrepackedOperandMatchesNaiveTwinAndCanBeRepacked() {
         var random = TestRandom(seed: 9)
         let packed = PackedMatrix<Float>()
         for path in KernelPath.runnable + KernelPath.runnable.reversed() {   // repacked for another tile
         for (m, n, k) in [(7, 65, 300), (17, 129, 65), (1, 1, 1), (64, 64, 64), (9, 33, 1100), (133, 40, 600)] {
             for (transposeA, transposeB) in [(false, false), (false, true), (true, false)] {
+            for kBlockRows in [256, recurrentKBlock] {
                 let a = random.uniform(m * k).map(Float.init)
                 let b = random.uniform(k * n).map(Float.init)
                 let lda = transposeA ? m : k
-                packed.pack(b, ldb: transposeB ? k : n, transposed: transposeB, k: k, n: n, path: path)
+                packed.pack(b, ldb: transposeB ? k : n, transposed: transposeB, k: k, n: n, path: path,
+                            kBlockRows: kBlockRows)
                 XCTAssertEqual(packed.path, path)
                 var fast = [Float](repeating: 0, count: m * n)
                 var naive = [Double](repeating: 0, count: m * n)
@@ -142,8 +145,9 @@ final class GemmTests: XCTestCase {
                           ldb: transposeB ? k : n, transposeB: transposeB, c: &naive, ldc: n, accumulate: false)
                 for i in 0..<(m * n) {
                     XCTAssertEqual(Double(fast[i]), naive[i], accuracy: 1e-5 * Double(k).squareRoot(),
-                                   "\(path): m \(m) n \(n) k \(k) tA \(transposeA) tB \(transposeB) at \(i)")
+                                   "\(path): m \(m) n \(n) k \(k) tA \(transposeA) tB \(transposeB) kc \(kBlockRows) at \(i)")
                 }
+            }
             }
         }
         }
@@ -174,7 +178,7 @@ final class GemmTests: XCTestCase {
         let b = random.uniform(k * n).map(Float.init)
         for path in KernelPath.runnable {
             let packed = PackedMatrix<Float>()
-            packed.pack(b, ldb: n, transposed: false, k: k, n: n, path: path)
+            packed.pack(b, ldb: n, transposed: false, k: k, n: n, path: path, kBlockRows: recurrentKBlock)
             for rows in [32, 9, 7] {
                 let a = random.uniform(rows * k).map(Float.init)
                 var together = [Float](repeating: 0.25, count: rows * n)
