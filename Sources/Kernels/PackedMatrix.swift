@@ -33,7 +33,7 @@ public final class PackedMatrix<S: KernelScalar>: @unchecked Sendable {
     /// it is large enough (no allocation step after step).
     public func pack(_ b: UnsafePointer<S>, ldb: Int, transposed: Bool, k: Int, n: Int, threads: Int = 1,
                      path: KernelPath = .current, kBlockRows: Int = kBlock) {
-        precondition(k >= 0 && n >= 0 && ldb >= (transposed ? k : n), "pack: bad shape")
+        precondition(k >= 0 && n >= 0 && ldb >= (transposed ? k : n) && kBlockRows > 0, "pack: bad shape")
         let size = Self.storageSize(k: k, n: n, path: path)
         if size > capacity {
             storage.deallocate()
