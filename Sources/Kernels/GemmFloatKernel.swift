@@ -114,6 +114,9 @@ enum BLayout: Sendable {
     /// 0.98–1.17×. On a Zen 5 (in-process pairs, the whole packed by both threads first, 2
     /// threads, AVX2 tile): dWh 0.948, dH 0.971.
     case packedPerBlock(ldb: Int, transposed: Bool)
+
+    /// Rows of op(B) per k-block: the packed layout's own, `kBlock` for the others.
+    var kBlockRows: Int { if case .packed(let rows) = self { rows } else { kBlock } }
 }
 
 /// The product proper, with op(B) in the packed layout of `packPanels` for `path`.
@@ -262,8 +265,7 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
         // B panel does; packed per chunk it is contiguous. dWh 45 → 57 GFLOP/s on the AVX2
         // tile, 77 → 86 on AVX-512; dU unchanged. An untransposed A (rows contiguous over k)
         // streams well in place: packing it only cost (logits 54 → 43).
-        var kBlockRows = kBlock
-        if case .packed(let rows) = bLayout { kBlockRows = rows }
+        let kBlockRows = bLayout.kBlockRows
         let chunks = rowChunks(rows.count)
         let packsA = aKStride != 1 && panels.count > 1
         let packedRows = ((rows.count + T.rows - 1) / T.rows + chunks - 1) / chunks * T.rows   // the longest chunk's tiles

@@ -33,7 +33,10 @@ public enum KernelBenchmark {
             b.base.update(repeating: 0.25, count: b.count)
             let packed = PackedMatrix<Float>()   // the recurrent weight, packed once per step in training
             let (lda, ldb) = (shape.transposeA ? shape.m : shape.k, shape.transposeB ? shape.k : shape.n)
-            packed.pack(b.base, ldb: ldb, transposed: shape.transposeB, k: shape.k, n: shape.n, kBlockRows: recurrentKBlock)
+            if shape.prepacked {
+                packed.pack(b.base, ldb: ldb, transposed: shape.transposeB, k: shape.k, n: shape.n,
+                            kBlockRows: recurrentKBlock)
+            }
             func once() {
                 if shape.prepacked {
                     gemm(m: shape.m, a: a.base, lda: lda, transposeA: shape.transposeA, packed: packed, c: c.base, ldc: shape.n,
