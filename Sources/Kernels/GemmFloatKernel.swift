@@ -22,11 +22,10 @@
 /// would double, and dWh streamed in blocks on the packed states must add up exactly as the
 /// one product and as any thread count does (`StreamedGradientTests`; 512-row blocks there too
 /// made a 1-thread and a 3-thread training run part in the last bits, then, at lr 0.05, by
-/// step 30). Steps
-/// alternating ABBA in one process, 100 pairs a run (Zen 5, 2026-12-02), median ratio of 512-row
-/// over 256-row blocks for the recurrent weights: model B 1.015–1.016 on the AVX2 tile and
-/// 1.014–1.022 on AVX-512 (whose 512-row panels, 64 KB, exceed the 48 KB L1); C 1.005–1.014 and
-/// 1.007–1.011.
+/// step 30). Steps alternating ABBA in one process, 100 pairs a run (Zen 5, 2026-12-02), median
+/// ratio of 512-row over 256-row blocks for the recurrent weights: model B 1.015–1.016 on the
+/// AVX2 tile and 1.014–1.022 on AVX-512 (whose 512-row panels, 64 KB, exceed the 48 KB L1); C
+/// 1.005–1.014 and 1.007–1.011.
 public let recurrentKBlock = 512
 
 extension KernelPath {

@@ -130,7 +130,7 @@ final class GemmTests: XCTestCase {
         for path in KernelPath.runnable + KernelPath.runnable.reversed() {   // repacked for another tile
         for (m, n, k) in [(7, 65, 300), (17, 129, 65), (1, 1, 1), (64, 64, 64), (9, 33, 1100), (133, 40, 600)] {
             for (transposeA, transposeB) in [(false, false), (false, true), (true, false)] {
-            for kBlockRows in [256, recurrentKBlock] {
+            for kBlockRows in [kBlock, recurrentKBlock] {
                 let a = random.uniform(m * k).map(Float.init)
                 let b = random.uniform(k * n).map(Float.init)
                 let lda = transposeA ? m : k
