@@ -36,6 +36,13 @@ func prefetch(_ address: UnsafePointer<Float>) {
     ckernelisa_prefetch(address)
 }
 
+/// `prefetch` into L2 and beyond but not L1 (`ckernelisa_prefetch_outer`): for a copy to come
+/// while L1 holds what the current one reads.
+@inline(__always)
+func prefetchOuter(_ address: UnsafePointer<Float>) {
+    ckernelisa_prefetch_outer(address)
+}
+
 /// `prefetch` for each cache line of `count` elements from `address`: for reads scattered
 /// over memory that would otherwise wait for one line after another.
 public func prefetch<T>(_ address: UnsafePointer<T>, count: Int) {

@@ -58,6 +58,12 @@ static inline void ckernelisa_prefetch(const void *address) {
     __builtin_prefetch(address, 0, 3);
 }
 
+// The same hint for the outer levels only (prefetcht1 on x86: L2 and beyond, not L1), for data
+// needed a few hundred microseconds later that must not evict what L1 holds now.
+static inline void ckernelisa_prefetch_outer(const void *address) {
+    __builtin_prefetch(address, 0, 2);
+}
+
 // √ of each lane, one square-root instruction per register: Swift's SIMD `squareRoot()` goes
 // lane by lane through the C library's `sqrtf` (with its errno check). Clang's vector types
 // of 4, 8 and 16 floats are Swift's SIMD4/8/16<Float>.
