@@ -258,7 +258,8 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
     /// in L1 while the rows of a chunk pass over it, and the chunk of A (at most 128 × kc floats:
     /// 128 KB) stays in L2 while every panel passes over it.
     ///
-    /// A transposed A is first copied, chunk by chunk, into `packA`'s layout.
+    /// A transposed A is first copied, chunk by chunk, into `packA`'s layout, the next chunk's
+    /// rows brought into L2 while the current one runs (`prefetchA`).
     func multiply(rows: Range<Int>, panels: Range<Int>) {
         // A transposed (the weight gradients dZᵀ·H) is read a tile row per k with each k a
         // whole row of the stored matrix (`lda` floats) apart, which thrashes L1 as a strided
@@ -356,10 +357,11 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
     /// current one, so that the copy finds them there. Its own `prefetchAhead` reaches only a
     /// few bands ahead, which left the copy waiting on each (A packing was 5.6 % of dWh's
     /// samples on one thread, AVX2 tile). Into L2 only, not L1, where the current panel of B
-    /// lies. In-process pairs of `bench --kernels` products, 100 alternating windows each
-    /// (Zen 4, 2026-12-06), median ratio with over without: dWh on the AVX2 tile 1.005–1.020 on
-    /// 1 thread (62–89 wins), 1.000–1.009 on 2; on AVX-512 1.010 and 1.002; dU 0.999–1.002.
-    /// Into L1 (prefetcht0): 1.007 and 1.011.
+    /// lies. In-process pairs of `bench --kernels` products, 40 or 100 alternating windows a
+    /// run (Zen 4, 2026-12-06), median ratio with over without: dWh on the AVX2 tile
+    /// 1.005–1.024 on 1 thread (five runs, winning 62–89 % of the pairs), 1.000–1.010 on 2; on
+    /// AVX-512 1.010 and 1.002; dU 0.993–1.002. Into L1 instead (prefetcht0): dWh 1.007 on 1
+    /// thread, 1.011 on 2.
     func prefetchA(rows: Range<Int>, k0: Int, ks: Range<Int>) {
         for kk in ks {
             let band = a + rows.lowerBound * aRowStride + (k0 + kk) * aKStride   // rows.count floats (aRowStride 1)
