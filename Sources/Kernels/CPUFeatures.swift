@@ -36,17 +36,15 @@ func prefetch(_ address: UnsafePointer<Float>) {
     ckernelisa_prefetch(address)
 }
 
-/// `prefetch` into L2 and beyond but not L1 (`ckernelisa_prefetch_outer`): for a copy to come
-/// while L1 holds what the current one reads.
-@inline(__always)
-func prefetchOuter(_ address: UnsafePointer<Float>) {
-    ckernelisa_prefetch_outer(address)
-}
-
 /// `prefetch` for each cache line of `count` elements from `address`: for reads scattered
-/// over memory that would otherwise wait for one line after another.
-public func prefetch<T>(_ address: UnsafePointer<T>, count: Int) {
+/// over memory that would otherwise wait for one line after another. With `outerOnly`, into
+/// L2 and beyond but not L1 (`ckernelisa_prefetch_outer`): for a copy to come while L1 holds
+/// what the current one reads.
+public func prefetch<T>(_ address: UnsafePointer<T>, count: Int, outerOnly: Bool = false) {
     let bytes = UnsafeRawPointer(address)
-    for offset in stride(from: 0, to: count * MemoryLayout<T>.stride, by: 64) { ckernelisa_prefetch(bytes + offset) }
-    if count > 0 { ckernelisa_prefetch(UnsafeRawPointer(address + (count - 1))) }
+    @inline(__always) func hint(_ line: UnsafeRawPointer) {
+        if outerOnly { ckernelisa_prefetch_outer(line) } else { ckernelisa_prefetch(line) }
+    }
+    for offset in stride(from: 0, to: count * MemoryLayout<T>.stride, by: 64) { hint(bytes + offset) }
+    if count > 0 { hint(UnsafeRawPointer(address + (count - 1))) }
 }

@@ -365,8 +365,7 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
     func prefetchA(rows: Range<Int>, k0: Int, ks: Range<Int>) {
         for kk in ks {
             let band = a + rows.lowerBound * aRowStride + (k0 + kk) * aKStride   // rows.count floats (aRowStride 1)
-            for line in stride(from: 0, to: rows.count, by: 16) { prefetchOuter(band + line) }
-            prefetchOuter(band + rows.count - 1)
+            prefetch(band, count: rows.count, outerOnly: true)
         }
     }
 
@@ -388,9 +387,7 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
         assert(aRowStride == 1, "only a transposed A is packed")
         for kk in 0..<kc {
             let source = a + rows.lowerBound * aRowStride + (k0 + kk) * aKStride
-            let ahead = source + prefetchAhead * aKStride   // a band of rows.count floats (aRowStride 1)
-            for line in stride(from: 0, to: rows.count, by: 16) { prefetch(ahead + line) }
-            prefetch(ahead + rows.count - 1)
+            prefetch(source + prefetchAhead * aKStride, count: rows.count)   // a band of rows.count floats (aRowStride 1)
             // aRowStride is 1. Whole tiles with the constant count, so each copy is its moves.
             var i = 0
             while i + T.rows <= rows.count {
