@@ -24,6 +24,11 @@ public enum CellType: String, Sendable, CaseIterable {
         }
     }
 
+    /// Whether the backward pass reads a step's activated gates. A vanilla cell's derivative is
+    /// written through its output h (`Activation`), so it keeps none: its projections are built
+    /// in h_t's slot and activated in place (`LayerWorkspace.projections`).
+    public var keepsGates: Bool { self != .rnn }
+
     /// Whether R_t must be kept apart from P_t (the GRU's reset gate multiplies R_n alone).
     public var keepsRecurrentProduct: Bool { self == .gru }
 
@@ -49,7 +54,8 @@ public struct CellStep<S: KernelScalar>: Sendable {
 
     /// Forward. On entry `gates` holds P_t (+ R_t for rnn/lstm), `recurrent` R_t (gru; with
     /// b_hn added to its n block). On exit `h` (and `c`) hold the new state and, for lstm and
-    /// gru, `gates` the activated gates (the cache the backward pass reads; rnn reads h).
+    /// gru, `gates` the activated gates (the cache the backward pass reads; rnn reads h, and its
+    /// `gates` may be `h` itself).
     @inlinable
     public func forward(n: Int, gates: UnsafeMutablePointer<S>, recurrent: UnsafeMutablePointer<S>?,
                         hPrevious: UnsafePointer<S>, cPrevious: UnsafePointer<S>?,

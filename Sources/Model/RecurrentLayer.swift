@@ -57,13 +57,13 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
         let (H, G) = (hidden, gateWidth)
         if case .dense(let I) = input {
             gemm(m: T * B, n: G, k: I, a: below!, lda: I, b: parameters.view(inputWeight), ldb: I, transposeB: true,
-                 c: work.gates.base, ldc: G, accumulate: false, threads: threads)
+                 c: work.projections, ldc: G, accumulate: false, threads: threads)
         }
         let WhT = work.packedRecurrent
         WhT.pack(parameters.view(recurrentWeight), ldb: H, transposed: true, k: H, n: G, threads: threads,
                  kBlockRows: recurrentKBlock)
         let p = (states: SendablePointer(work.states.base), cells: work.cells.map { SendablePointer($0.base) },
-                 gates: SendablePointer(work.gates.base), recurrent: work.recurrent.map { SendablePointer($0.base) },
+                 gates: SendablePointer(work.projections), recurrent: work.recurrent.map { SendablePointer($0.base) },
                  bhn: recurrentBias.map { SendableConstPointer(UnsafePointer(parameters.view($0))) },
                  bias: SendableConstPointer(UnsafePointer(parameters.view(bias))),
                  embedding: input.readsTokens ? SendableConstPointer(UnsafePointer(parameters.view(inputWeight))) : nil)
@@ -102,7 +102,8 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
         }
     }
 
-    /// Backpropagation through time. On entry `work.hiddenGrads` holds ∂loss/∂h_t from above.
+    /// Backpropagation through time. On entry `work.hiddenGrads` holds ∂loss/∂h_t from above (a
+    /// vanilla cell's single sweep writes ∂loss/∂P_t over it, `LayerWorkspace.gateGradients`).
     /// Adds the gradients of this layer's tensors to `gradients`; leaves ∂loss/∂h_0 (and c_0) in
     /// `work.carryGrad` (`cellCarryGrad`) and, for a dense input, writes ∂loss/∂input into
     /// `belowGradient` (T·B, I).
@@ -137,8 +138,9 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
                          stateGradient: Bool = true, listener: GradientListener? = nil) {
         let (H, G) = (hidden, gateWidth)
         let window = truncate ?? T
+        let gateGrads = work.gateGradients(sharingUpstream: window >= T)
         if window < T {   // several origins add into the same step's gradients
-            work.gateGrads.zero()
+            gateGrads.zero()
             work.recurrentGrads?.zero()
         }
         let Wh = work.packedRecurrent
@@ -146,9 +148,9 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
                 kBlockRows: recurrentKBlock)
         let p = (states: SendableConstPointer(UnsafePointer(work.states.base)),
                  cells: work.cells.map { SendableConstPointer(UnsafePointer($0.base)) },
-                 gates: SendableConstPointer(UnsafePointer(work.gates.base)),
+                 gates: SendableConstPointer(UnsafePointer(work.projections)),
                  recurrent: work.recurrent.map { SendableConstPointer(UnsafePointer($0.base)) },
-                 dP: SendablePointer(work.gateGrads.base), dR: work.recurrentGrads.map { SendablePointer($0.base) },
+                 dP: SendablePointer(gateGrads.base), dR: work.recurrentGrads.map { SendablePointer($0.base) },
                  upstream: SendableConstPointer(UnsafePointer(work.hiddenGrads.base)),
                  carry: SendablePointer(work.carryGrad.base), cellCarry: work.cellCarryGrad.map { SendablePointer($0.base) })
         let step = step
@@ -211,8 +213,8 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
                 }
             }
         }
-        let dR = (work.recurrentGrads ?? work.gateGrads).base
-        let dP = work.gateGrads.base
+        let dR = (work.recurrentGrads ?? gateGrads).base
+        let dP = gateGrads.base
         let sums = (dP: SendableConstPointer(UnsafePointer(dP)), dR: SendableConstPointer(UnsafePointer(dR)),
                     db: SendablePointer(gradients.view(bias)),
                     dbhn: recurrentBias.map { SendablePointer(gradients.view($0)) },

@@ -5,10 +5,9 @@ import Kernels
 public final class LayerWorkspace<S: KernelScalar>: @unchecked Sendable {
     public let states: FlatBuffer<S>        // (T+1, B, H) states[0] = carried h, states[t+1] = h_t
     public let cells: FlatBuffer<S>?        // (T+1, B, H) lstm: the same for c
-    public let gates: FlatBuffer<S>         // (T, B, G) projections, then the activated gates
+    public let gates: FlatBuffer<S>?        // (T, B, G) lstm, gru: projections, then the activated gates
     public let recurrent: FlatBuffer<S>?    // (T, B, G) gru: R_t = h_{t−1}·Whᵀ (+ b_hn)
-    public let gateGrads: FlatBuffer<S>     // (T, B, G) ∂loss/∂P_t
-    public let recurrentGrads: FlatBuffer<S>?  // (T, B, G) gru: ∂loss/∂R_t (rnn/lstm use gateGrads)
+    public let recurrentGrads: FlatBuffer<S>?  // (T, B, G) gru: ∂loss/∂R_t (rnn/lstm use ∂loss/∂P_t)
     public let hiddenGrads: FlatBuffer<S>   // (T, B, H) ∂loss/∂h_t from above
     public let carryGrad: FlatBuffer<S>     // (B, H) ends as ∂loss/∂h_0
     public let cellCarryGrad: FlatBuffer<S>?  // (B, H) lstm: ends as ∂loss/∂c_0
@@ -19,14 +18,19 @@ public final class LayerWorkspace<S: KernelScalar>: @unchecked Sendable {
     /// The states packed once for all the blocks of dWh (`RecurrentLayer.backward`), shared by
     /// every layer (they run one at a time).
     public let packing: PackedMatrix<S>
+    /// ∂loss/∂P_t apart from `hiddenGrads` (`gateGradients(sharingUpstream:)`); a vanilla
+    /// cell's is made on first use.
+    private var ownGateGrads: FlatBuffer<S>?
+    private let steps, rows, hidden, gateWidth: Int
 
     init(type: CellType, steps T: Int, rows B: Int, hidden H: Int, dropout: Bool, packing: PackedMatrix<S>) {
         let G = type.gates * H
+        (steps, rows, hidden, gateWidth) = (T, B, H, G)
         states = FlatBuffer(count: (T + 1) * B * H)
         cells = type.hasCellState ? FlatBuffer(count: (T + 1) * B * H) : nil
-        gates = FlatBuffer(count: T * B * G)
+        gates = type.keepsGates ? FlatBuffer(count: T * B * G) : nil
         recurrent = type.keepsRecurrentProduct ? FlatBuffer(count: T * B * G) : nil
-        gateGrads = FlatBuffer(count: T * B * G)
+        ownGateGrads = type.keepsGates ? FlatBuffer(count: T * B * G) : nil
         recurrentGrads = type.keepsRecurrentProduct ? FlatBuffer(count: T * B * G) : nil
         hiddenGrads = FlatBuffer(count: T * B * H)
         carryGrad = FlatBuffer(count: B * H)
@@ -35,6 +39,25 @@ public final class LayerWorkspace<S: KernelScalar>: @unchecked Sendable {
         dropoutMask = dropout ? FlatBuffer(count: T * B * H) : nil
         backwardScratch = FlatBuffer(count: B * (2 * G + 3 * H))
         self.packing = packing
+    }
+
+    /// (T, B, G): where step t's projections P_t (+ R_t) are built, row t·B + b. A cell that keeps
+    /// its gates builds them in `gates`; a vanilla cell (G = H) in h_t's own slot of `states`,
+    /// which its activation then overwrites in place, so that the step writes one (B, H) block
+    /// where it wrote two and the chunk holds T·B·G scalars fewer.
+    public var projections: UnsafeMutablePointer<S> { gates?.base ?? states.base + rows * hidden }
+
+    /// (T, B, G) ∂loss/∂P_t. With `sharingUpstream` (a vanilla cell's single BPTT sweep) it is
+    /// `hiddenGrads` itself: step t reads ∂loss/∂h_t from its rows before writing ∂P_t over them
+    /// (G = H), and nothing reads them after. Truncated BPTT adds into a step's ∂P_s before that
+    /// step's own ∂loss/∂h_s is read, so it has a buffer apart — a vanilla cell's made here, on
+    /// first use, by the one thread that runs this workspace's backward pass.
+    public func gateGradients(sharingUpstream: Bool) -> FlatBuffer<S> {
+        if sharingUpstream && gates == nil { return hiddenGrads }
+        if let own = ownGateGrads { return own }
+        let own = FlatBuffer<S>(count: steps * rows * gateWidth)
+        ownGateGrads = own
+        return own
     }
 }
 

@@ -18,7 +18,10 @@ struct MemoryEstimate {
         parameters = (V * G + G * H + G + extraBias) + (L - 1) * (2 * G * H + G + extraBias) + V * H + V
         let slots = Double(config.train.optimizer.stateSlots)
         let rows = Double(config.train.batchSize) / Double(ranks), T = Double(config.train.seqLength)
-        let activations = T * rows * ((2 * G + 4 * H) * L + 2 * V)
+        // Gates and their gradients; a vanilla cell builds its gates in its states and, unless
+        // BPTT is truncated, their gradients in ∂loss/∂h (`LayerWorkspace`).
+        let gateBuffers = shape.cell.keepsGates ? 2 * G : config.train.bpttTruncate == nil ? 0 : G
+        let activations = T * rows * ((gateBuffers + 4 * H) * L + 2 * V)
         let replicaGradients = threads > 1 ? Double(threads) : 0
         // Parameters, gradients (and the replicas') and optimizer state, Float each, plus one
         // chunk's activations.
