@@ -39,7 +39,8 @@ public func lstmForward<S: KernelScalar>(gates: UnsafePointer<S>, cPrevious: Uns
 }
 
 /// LSTM backward: writes ∂loss/∂(gate pre-activations) into `dGates` ([i | f | g | o], 4H)
-/// and replaces `dc` (∂loss/∂c_t on entry) by ∂loss/∂c_{t−1}.
+/// and replaces `dc` (∂loss/∂c_t on entry) by ∂loss/∂c_{t−1}. `dGates` may be `gates`: each
+/// unit's four gates are read before its four gradients are written.
 @inlinable
 public func lstmBackward<S: KernelScalar>(gates: UnsafePointer<S>, cPrevious: UnsafePointer<S>, c: UnsafePointer<S>,
                                           dh: UnsafePointer<S>, dc: UnsafeMutablePointer<S>,
@@ -70,6 +71,8 @@ public func gruForward<S: KernelScalar>(gates: UnsafeMutablePointer<S>, recurren
 }
 
 /// GRU backward: writes ∂P into `dP`, ∂R into `dR` (3H each) and dh ⊙ z into `dhDirect`.
+/// `dP` may be `gates` and `dR` `recurrent`: each unit's gates and R_n are read before its
+/// gradients are written.
 @inlinable
 public func gruBackward<S: KernelScalar>(gates: UnsafePointer<S>, recurrent: UnsafePointer<S>, hPrevious: UnsafePointer<S>,
                                          dh: UnsafePointer<S>, dP: UnsafeMutablePointer<S>, dR: UnsafeMutablePointer<S>,

@@ -84,7 +84,9 @@ public struct CellStep<S: KernelScalar>: Sendable {
     /// steps, writes ∂loss/∂P_t into `dP`, ∂loss/∂R_t into `dR` (gru; for rnn/lstm dR = dP),
     /// the part of ∂loss/∂h_{t−1} that bypasses Wh into `dhDirect` (gru only: z ⊙ dh; the other
     /// cells have no such path, `hasDirectPath`, and take nil),
-    /// and replaces `dc` by ∂loss/∂c_{t−1} (lstm).
+    /// and replaces `dc` by ∂loss/∂c_{t−1} (lstm). `dP` may be `gates` and `dR` `recurrent`
+    /// (`LayerWorkspace.gradientBuffers`): each unit's gates are read before its gradients are
+    /// written.
     @inlinable
     public func backward(n: Int, gates: UnsafePointer<S>, recurrent: UnsafePointer<S>?,
                          hPrevious: UnsafePointer<S>, h: UnsafePointer<S>, cPrevious: UnsafePointer<S>?, c: UnsafePointer<S>?,

@@ -102,8 +102,9 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
         }
     }
 
-    /// Backpropagation through time. On entry `work.hiddenGrads` holds ∂loss/∂h_t from above (a
-    /// vanilla cell's single sweep writes ∂loss/∂P_t over it, `LayerWorkspace.gateGradients`).
+    /// Backpropagation through time. On entry `work.hiddenGrads` holds ∂loss/∂h_t from above. A
+    /// single sweep writes the gradients over the step's inputs that it no longer needs (the
+    /// gates, or a vanilla cell's ∂loss/∂h_t: `LayerWorkspace.gradientBuffers`).
     /// Adds the gradients of this layer's tensors to `gradients`; leaves ∂loss/∂h_0 (and c_0) in
     /// `work.carryGrad` (`cellCarryGrad`) and, for a dense input, writes ∂loss/∂input into
     /// `belowGradient` (T·B, I).
@@ -138,10 +139,10 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
                          stateGradient: Bool = true, listener: GradientListener? = nil) {
         let (H, G) = (hidden, gateWidth)
         let window = truncate ?? T
-        let gateGrads = work.gateGradients(sharingUpstream: window >= T)
+        let grads = work.gradientBuffers(singleSweep: window >= T)
         if window < T {   // several origins add into the same step's gradients
-            gateGrads.zero()
-            work.recurrentGrads?.zero()
+            grads.gates.zero()
+            grads.recurrent?.zero()
         }
         let Wh = work.packedRecurrent
         Wh.pack(parameters.view(recurrentWeight), ldb: H, transposed: false, k: G, n: H, threads: threads,
@@ -150,7 +151,7 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
                  cells: work.cells.map { SendableConstPointer(UnsafePointer($0.base)) },
                  gates: SendableConstPointer(UnsafePointer(work.projections)),
                  recurrent: work.recurrent.map { SendableConstPointer(UnsafePointer($0.base)) },
-                 dP: SendablePointer(gateGrads.base), dR: work.recurrentGrads.map { SendablePointer($0.base) },
+                 dP: SendablePointer(grads.gates.base), dR: grads.recurrent.map { SendablePointer($0.base) },
                  upstream: SendableConstPointer(UnsafePointer(work.hiddenGrads.base)),
                  carry: SendablePointer(work.carryGrad.base), cellCarry: work.cellCarryGrad.map { SendablePointer($0.base) })
         let step = step
@@ -213,8 +214,8 @@ public struct RecurrentLayer<S: KernelScalar>: Sendable {
                 }
             }
         }
-        let dR = (work.recurrentGrads ?? gateGrads).base
-        let dP = gateGrads.base
+        let dR = (grads.recurrent ?? grads.gates).base
+        let dP = grads.gates.base
         let sums = (dP: SendableConstPointer(UnsafePointer(dP)), dR: SendableConstPointer(UnsafePointer(dR)),
                     db: SendablePointer(gradients.view(bias)),
                     dbhn: recurrentBias.map { SendablePointer(gradients.view($0)) },

@@ -7,7 +7,6 @@ public final class LayerWorkspace<S: KernelScalar>: @unchecked Sendable {
     public let cells: FlatBuffer<S>?        // (T+1, B, H) lstm: the same for c
     public let gates: FlatBuffer<S>?        // (T, B, G) lstm, gru: projections, then the activated gates
     public let recurrent: FlatBuffer<S>?    // (T, B, G) gru: R_t = h_{t−1}·Whᵀ (+ b_hn)
-    public let recurrentGrads: FlatBuffer<S>?  // (T, B, G) gru: ∂loss/∂R_t (rnn/lstm use ∂loss/∂P_t)
     public let hiddenGrads: FlatBuffer<S>   // (T, B, H) ∂loss/∂h_t from above
     public let carryGrad: FlatBuffer<S>     // (B, H) ends as ∂loss/∂h_0
     public let cellCarryGrad: FlatBuffer<S>?  // (B, H) lstm: ends as ∂loss/∂c_0
@@ -18,20 +17,18 @@ public final class LayerWorkspace<S: KernelScalar>: @unchecked Sendable {
     /// The states packed once for all the blocks of dWh (`RecurrentLayer.backward`), shared by
     /// every layer (they run one at a time).
     public let packing: PackedMatrix<S>
-    /// ∂loss/∂P_t apart from `hiddenGrads` (`gateGradients(sharingUpstream:)`); a vanilla
-    /// cell's is made on first use.
-    private var ownGateGrads: FlatBuffer<S>?
-    private let steps, rows, hidden, gateWidth: Int
+    /// Truncated BPTT's gradient buffers (`gradientBuffers(singleSweep:)`), made on first use.
+    private var truncatedGrads: (gates: FlatBuffer<S>, recurrent: FlatBuffer<S>?)?
+    private let cell: CellType
+    private let steps, rows, hidden: Int
 
     init(type: CellType, steps T: Int, rows B: Int, hidden H: Int, dropout: Bool, packing: PackedMatrix<S>) {
         let G = type.gates * H
-        (steps, rows, hidden, gateWidth) = (T, B, H, G)
+        (cell, steps, rows, hidden) = (type, T, B, H)
         states = FlatBuffer(count: (T + 1) * B * H)
         cells = type.hasCellState ? FlatBuffer(count: (T + 1) * B * H) : nil
         gates = type.keepsGates ? FlatBuffer(count: T * B * G) : nil
         recurrent = type.keepsRecurrentProduct ? FlatBuffer(count: T * B * G) : nil
-        ownGateGrads = type.keepsGates ? FlatBuffer(count: T * B * G) : nil
-        recurrentGrads = type.keepsRecurrentProduct ? FlatBuffer(count: T * B * G) : nil
         hiddenGrads = FlatBuffer(count: T * B * H)
         carryGrad = FlatBuffer(count: B * H)
         cellCarryGrad = type.hasCellState ? FlatBuffer(count: B * H) : nil
@@ -47,17 +44,21 @@ public final class LayerWorkspace<S: KernelScalar>: @unchecked Sendable {
     /// where it wrote two and the chunk holds T·B·G scalars fewer.
     public var projections: UnsafeMutablePointer<S> { gates?.base ?? states.base + rows * hidden }
 
-    /// (T, B, G) ∂loss/∂P_t. With `sharingUpstream` (a vanilla cell's single BPTT sweep) it is
-    /// `hiddenGrads` itself: step t reads ∂loss/∂h_t from its rows before writing ∂P_t over them
-    /// (G = H), and nothing reads them after. Truncated BPTT adds into a step's ∂P_s before that
-    /// step's own ∂loss/∂h_s is read, so it has a buffer apart — a vanilla cell's made here, on
-    /// first use, by the one thread that runs this workspace's backward pass.
-    public func gateGradients(sharingUpstream: Bool) -> FlatBuffer<S> {
-        if sharingUpstream && gates == nil { return hiddenGrads }
-        if let own = ownGateGrads { return own }
-        let own = FlatBuffer<S>(count: steps * rows * gateWidth)
-        ownGateGrads = own
-        return own
+    /// Where the backward pass writes ∂loss/∂P_t and (gru) ∂loss/∂R_t, (T, B, G) each; the other
+    /// cells' ∂R_t is their ∂P_t. A single BPTT sweep writes them over what step t read last
+    /// and no later step reads: a gated cell's activated gates (and the GRU's R_t), whose
+    /// backward reads all of a unit's gates before it writes that unit's gradients
+    /// (`GatedCells`), and a vanilla cell's ∂loss/∂h_t (G = H), which the step has added into
+    /// its running gradient before. Truncated BPTT adds each origin's ∂P_s into a step whose
+    /// gates and ∂loss/∂h_s later origins still read, so it has buffers apart, made here on
+    /// first use by the one thread that runs this workspace's backward pass.
+    public func gradientBuffers(singleSweep: Bool) -> (gates: FlatBuffer<S>, recurrent: FlatBuffer<S>?) {
+        if singleSweep { return (gates ?? hiddenGrads, recurrent) }
+        if let buffers = truncatedGrads { return buffers }
+        let count = steps * rows * cell.gates * hidden
+        let buffers = (gates: FlatBuffer<S>(count: count), recurrent: cell.keepsRecurrentProduct ? FlatBuffer<S>(count: count) : nil)
+        truncatedGrads = buffers
+        return buffers
     }
 }
 

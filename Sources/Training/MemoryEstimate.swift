@@ -18,9 +18,12 @@ struct MemoryEstimate {
         parameters = (V * G + G * H + G + extraBias) + (L - 1) * (2 * G * H + G + extraBias) + V * H + V
         let slots = Double(config.train.optimizer.stateSlots)
         let rows = Double(config.train.batchSize) / Double(ranks), T = Double(config.train.seqLength)
-        // Gates and their gradients; a vanilla cell builds its gates in its states and, unless
-        // BPTT is truncated, their gradients in ∂loss/∂h (`LayerWorkspace`).
-        let gateBuffers = shape.cell.keepsGates ? 2 * G : config.train.bpttTruncate == nil ? 0 : G
+        // Gates (and the GRU's R_t), whose gradients a single BPTT sweep writes over them, and a
+        // vanilla cell's over ∂loss/∂h; truncated BPTT keeps the gradients apart
+        // (`LayerWorkspace.gradientBuffers`).
+        let gateArrays = Double((shape.cell.keepsGates ? 1 : 0) + (shape.cell.keepsRecurrentProduct ? 1 : 0))
+        let gradientArrays = config.train.bpttTruncate == nil ? 0 : Double(shape.cell.keepsRecurrentProduct ? 2 : 1)
+        let gateBuffers = (gateArrays + gradientArrays) * G
         let activations = T * rows * ((gateBuffers + 4 * H) * L + 2 * V)
         let replicaGradients = threads > 1 ? Double(threads) : 0
         // Parameters, gradients (and the replicas') and optimizer state, Float each, plus one
