@@ -363,10 +363,14 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
     /// AVX-512 1.010 and 1.002; dU 0.993–1.002. Into L1 instead (prefetcht0): dWh 1.007 on 1
     /// thread, 1.011 on 2.
     func prefetchA(rows: Range<Int>, k0: Int, ks: Range<Int>) {
-        for kk in ks {
-            let band = a + rows.lowerBound * aRowStride + (k0 + kk) * aKStride   // rows.count floats (aRowStride 1)
-            prefetch(band, count: rows.count, outerOnly: true)
-        }
+        for kk in ks { prefetch(band(rows, k: k0 + kk), count: rows.count, outerOnly: true) }
+    }
+
+    /// Where a transposed A stores `rows` at one k: `rows.count` floats side by side
+    /// (`aRowStride` 1), a whole stored row (`aKStride`) from the next k's.
+    @inline(__always)
+    func band(_ rows: Range<Int>, k: Int) -> UnsafePointer<Float> {
+        a + rows.lowerBound * aRowStride + k * aKStride
     }
 
     /// A[rows, k0..<k0+kc] as tiles of `T.rows` rows, each (kc, T.rows) contiguous: tile t at
@@ -386,8 +390,8 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
     func packA(rows: Range<Int>, k0: Int, kc: Int, into packed: UnsafeMutablePointer<Float>) {
         assert(aRowStride == 1, "only a transposed A is packed")
         for kk in 0..<kc {
-            let source = a + rows.lowerBound * aRowStride + (k0 + kk) * aKStride
-            prefetch(source + prefetchAhead * aKStride, count: rows.count)   // a band of rows.count floats (aRowStride 1)
+            let source = band(rows, k: k0 + kk)
+            prefetch(source + prefetchAhead * aKStride, count: rows.count)   // the band prefetchAhead k's on
             // aRowStride is 1. Whole tiles with the constant count, so each copy is its moves.
             var i = 0
             while i + T.rows <= rows.count {
