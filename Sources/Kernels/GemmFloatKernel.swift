@@ -221,12 +221,17 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
     /// Work is split between threads by rows of C, or by panels (columns) when that balances
     /// better — a product with few rows, such as the output weight gradient (V = 65 rows), would
     /// otherwise leave one thread idle for part of the time.
+    ///
+    /// Rows go in parts of whole `busyRows`, not whole tiles: a part's tail then runs as tiles
+    /// that keep the FMA units busy (`tileRows`), and the parts are more even. dWh's 512 rows
+    /// on 2 AVX2 threads: 256 + 256, each 42 tiles and a 4-row one, where whole tiles gave 258
+    /// (43 tiles) + 254 (42 and a 2-row tile at half rate), and the product waited for the 258.
     func run(m: Int, threads: Int) {
         let threads = usefulThreads(threads, work: m * n * k, perThread: minimumFMAsPerThread)
         if splitsByPanels(m: m, panels: panels, threads: threads, tileRows: T.rows) {
             parallelFor(panels, threads: threads) { multiply(rows: 0..<m, panels: $0) }
         } else {
-            parallelFor(m, threads: threads, grain: T.rows) { multiply(rows: $0, panels: 0..<panels) }
+            parallelFor(m, threads: threads, grain: T.busyRows) { multiply(rows: $0, panels: 0..<panels) }
         }
     }
 
@@ -331,12 +336,11 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
                         }
                         continue
                     }
-                    var i = chunkStart
+                    var (i, tile) = (chunkStart, 0)
                     while i < chunkEnd {
-                        // A packed A is laid out in whole tiles; one read in place may end in two even ones.
-                        let mr = packed == nil ? T.tileRows(remaining: chunkEnd - i) : min(T.rows, chunkEnd - i)
+                        let mr = T.tileRows(remaining: chunkEnd - i)
                         if let packed {
-                            runMicroKernel(T.self, kc: kc, a: packed + (i - chunkStart) * kc, rowStride: 1,
+                            runMicroKernel(T.self, kc: kc, a: packed + tile * T.rows * kc, rowStride: 1,
                                            kStride: T.rows, validRows: mr, b: bPanel, bStrideBytes: bStride,
                                            c: c + i * ldc + p * T.columns, ldc: ldc, columns: columns, overwrite: overwrite)
                         } else {
@@ -344,7 +348,7 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
                                            kStride: aKStride, validRows: mr, b: bPanel, bStrideBytes: bStride,
                                            c: c + i * ldc + p * T.columns, ldc: ldc, columns: columns, overwrite: overwrite)
                         }
-                        i += mr
+                        (i, tile) = (i + mr, tile + 1)
                     }
                 }
             }
@@ -373,7 +377,8 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
         a + rows.lowerBound * aRowStride + k * aKStride
     }
 
-    /// A[rows, k0..<k0+kc] as tiles of `T.rows` rows, each (kc, T.rows) contiguous: tile t at
+    /// A[rows, k0..<k0+kc] as the tiles `multiply` runs (`tileRows`: whole ones, the last two
+    /// shared evenly when the tail is short), each in a slot of (kc, T.rows) floats: tile t at
     /// t·T.rows·kc, so the micro-kernel reads A with row stride 1 and k stride `T.rows`. Only a
     /// transposed A is packed (`multiply`), so its rows at one k lie side by side.
     ///
@@ -393,13 +398,15 @@ struct PanelProduct<T: MicroTile>: @unchecked Sendable {
             let source = band(rows, k: k0 + kk)
             prefetch(source + prefetchAhead * aKStride, count: rows.count)   // the band prefetchAhead k's on
             // aRowStride is 1. Whole tiles with the constant count, so each copy is its moves.
-            var i = 0
-            while i + T.rows <= rows.count {
-                copyShortRow(from: source + i, to: packed + i * kc + kk * T.rows, count: T.rows)
-                i += T.rows
+            var (i, tile) = (0, 0)
+            while rows.count - i >= T.rows + T.busyRows {
+                copyShortRow(from: source + i, to: packed + tile * T.rows * kc + kk * T.rows, count: T.rows)
+                (i, tile) = (i + T.rows, tile + 1)
             }
-            if i < rows.count {
-                copyShortRow(from: source + i, to: packed + i * kc + kk * T.rows, count: rows.count - i)
+            while i < rows.count {
+                let mr = T.tileRows(remaining: rows.count - i)
+                copyShortRow(from: source + i, to: packed + tile * T.rows * kc + kk * T.rows, count: mr)
+                (i, tile) = (i + mr, tile + 1)
             }
         }
     }

@@ -28,7 +28,7 @@ extension MicroTile {
     /// Rows of the next tile of a block with `remaining` rows left: a whole tile, except that a
     /// tail shorter than `busyRows` shares the last two tiles' rows with the tile before it (6 + 2
     /// rows of the AVX2 tile as 4 + 4). Each element of C still sums its k in the same order.
-    /// Only for an A read in place (a packed A is laid out in whole tiles). Steps alternating
+    /// A packed A is laid out in the same tiles (`PanelProduct.packA`). Steps alternating
     /// ABBA in one process, 100 pairs a run (Zen 5, 2026-12-02), AVX2 tile, 2 threads, median
     /// ratio with over without: model B 1.015–1.016 and C 1.014–1.016 in three runs each (68–83
     /// wins), A 1.004 and 1.008; on AVX-512 a replica's 32 rows are four whole tiles.
