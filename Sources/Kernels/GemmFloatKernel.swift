@@ -4,7 +4,7 @@
 /// The micro-kernel walks op(B) in panels of `T.columns` columns, k-row by k-row: an
 /// untransposed B under at most one chunk of A's rows is read where it lies (`readsBInPlace`);
 /// any other is packed into panels that are contiguous over k (zero-padded at the right edge),
-/// one k-block of `kBlock` rows at a time, by each thread for itself: only the panels it
+/// one k-block (`BLayout.kBlockRows`) at a time, by each thread for itself: only the panels it
 /// multiplies by, just before it does, into a block of its own (`BLayout.packedPerBlock`). A
 /// is read one element at a time and broadcast: in place through a
 /// (row stride, k stride) pair when its rows run along k, and copied chunk by chunk into tiles
@@ -115,8 +115,22 @@ enum BLayout: Sendable {
     /// threads, AVX2 tile): dWh 0.948, dH 0.971.
     case packedPerBlock(ldb: Int, transposed: Bool)
 
-    /// Rows of op(B) per k-block: the packed layout's own, `kBlock` for the others.
-    var kBlockRows: Int { if case .packed(let rows) = self { rows } else { kBlock } }
+    /// Rows of op(B) per k-block: the packed layout's own; for a transposed B, `recurrentKBlock`
+    /// as for the recurrent weight; `kBlock` for the others. A transposed B is a weight stored
+    /// (out, in) (the logits' U), whose k is its input width, never the positions that a weight
+    /// gradient sums over and must keep in `kBlock`s; the logits' k = 512 (model B) then passes
+    /// over C once rather than twice. In-process pairs of `bench --kernels` products, 80
+    /// alternating windows a run (Zen 4, 2026-12-06), median ratio of 512-row over 256-row
+    /// blocks: the logits 1.087 and 1.133 on 1 AVX2 thread, 1.015 and 1.035 on 2; 1.040 and 1.069,
+    /// 1.016 and 1.028 on AVX-512. Model B's steps, alternating ABBA (100 pairs a run, 2
+    /// threads): 1.003 and 1.004 on the AVX2 tile, 0.997 and 1.002 on AVX-512.
+    var kBlockRows: Int {
+        switch self {
+        case .packed(let rows): rows
+        case .packedPerBlock(_, transposed: true): recurrentKBlock
+        default: kBlock
+        }
+    }
 }
 
 /// The product proper, with op(B) in the packed layout of `packPanels` for `path`.
