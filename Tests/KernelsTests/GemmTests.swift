@@ -58,13 +58,14 @@ final class GemmTests: XCTestCase {
     /// are large enough to be split: by panels (65 rows, the output weight gradient's shape)
     /// and by rows. The 130-row ones have more rows than B is read in place under, so each
     /// thread packs its own panels of B (`BLayout.packedPerBlock`), split by panels on some of
-    /// the paths and thread counts: panels that do not start at the first.
+    /// the paths and thread counts: panels that do not start at the first. A transposed B is
+    /// packed in 512-row k-blocks (`BLayout.kBlockRows`), so k 1100 takes it through three.
     func testProductsLargeEnoughToSplitMatchNaiveTwin() {
         var random = TestRandom(seed: 11)
         for path in KernelPath.runnable {
         for (m, n, k, transposeA, transposeB) in [(65, 512, 300, true, false), (300, 129, 300, false, true),
                                                   (257, 48, 700, false, false), (130, 512, 300, true, false),
-                                                  (130, 200, 400, false, true)] {
+                                                  (130, 200, 400, false, true), (65, 129, 1100, false, true)] {
             XCTAssertGreaterThanOrEqual(m * n * k, 2 * (1 << 22), "shape too small to be split")
             for threads in [1, 2, 3, 4] {   // 1: chunks of rows of uneven tiles
                 let a = random.uniform(m * k).map(Float.init)
