@@ -23,18 +23,19 @@ public final class LayerWorkspace<S: KernelScalar>: @unchecked Sendable {
     private let steps, rows, hidden: Int
 
     init(type: CellType, steps T: Int, rows B: Int, hidden H: Int, dropout: Bool, packing: PackedMatrix<S>) {
-        let G = type.gates * H
+        let size = LayerWorkspaceSize(cell: type, steps: T, rows: B, hidden: H, dropout: dropout)
+        func buffer(_ count: Int) -> FlatBuffer<S>? { count > 0 ? FlatBuffer(count: count) : nil }
         (cell, steps, rows, hidden) = (type, T, B, H)
-        states = FlatBuffer(count: (T + 1) * B * H)
-        cells = type.hasCellState ? FlatBuffer(count: (T + 1) * B * H) : nil
-        gates = type.keepsGates ? FlatBuffer(count: T * B * G) : nil
-        recurrent = type.keepsRecurrentProduct ? FlatBuffer(count: T * B * G) : nil
-        hiddenGrads = FlatBuffer(count: T * B * H)
-        carryGrad = FlatBuffer(count: B * H)
-        cellCarryGrad = type.hasCellState ? FlatBuffer(count: B * H) : nil
-        dropped = dropout ? FlatBuffer(count: T * B * H) : nil
-        dropoutMask = dropout ? FlatBuffer(count: T * B * H) : nil
-        backwardScratch = FlatBuffer(count: B * (2 * G + 3 * H))
+        states = FlatBuffer(count: size.states)
+        cells = buffer(size.cells)
+        gates = buffer(size.gates)
+        recurrent = buffer(size.recurrent)
+        hiddenGrads = FlatBuffer(count: size.hiddenGrads)
+        carryGrad = FlatBuffer(count: size.carryGrad)
+        cellCarryGrad = buffer(size.cellCarryGrad)
+        dropped = buffer(size.dropped)
+        dropoutMask = buffer(size.dropoutMask)
+        backwardScratch = FlatBuffer(count: size.backwardScratch)
         self.packing = packing
     }
 
@@ -55,8 +56,9 @@ public final class LayerWorkspace<S: KernelScalar>: @unchecked Sendable {
     public func gradientBuffers(singleSweep: Bool) -> (gates: FlatBuffer<S>, recurrent: FlatBuffer<S>?) {
         if singleSweep { return (gates ?? hiddenGrads, recurrent) }
         if let buffers = truncatedGrads { return buffers }
-        let count = steps * rows * cell.gates * hidden
-        let buffers = (gates: FlatBuffer<S>(count: count), recurrent: cell.keepsRecurrentProduct ? FlatBuffer<S>(count: count) : nil)
+        let size = LayerWorkspaceSize(cell: cell, steps: steps, rows: rows, hidden: hidden, dropout: false)
+        let buffers = (gates: FlatBuffer<S>(count: size.truncatedGates),
+                       recurrent: size.truncatedRecurrent > 0 ? FlatBuffer<S>(count: size.truncatedRecurrent) : nil)
         truncatedGrads = buffers
         return buffers
     }
@@ -80,12 +82,80 @@ public final class Workspace<S: KernelScalar>: @unchecked Sendable {
         let packing = PackedMatrix<S>()   // the layers share it
         layers = (0..<shape.layers).map { l in
             LayerWorkspace(type: shape.cell, steps: steps, rows: rows, hidden: shape.hidden,
-                           dropout: shape.dropout > 0 && l < shape.layers - 1, packing: packing)
+                           dropout: WorkspaceSize<Int>.dropsOut(shape: shape, layer: l), packing: packing)
         }
-        logits = FlatBuffer(count: steps * rows * shape.vocabulary)
-        rowLoss = FlatBuffer(count: steps * rows)
+        let size = WorkspaceSize(shape: shape, steps: steps, rows: rows)
+        logits = FlatBuffer(count: size.logits)
+        rowLoss = FlatBuffer(count: size.rowLoss)
     }
 
     /// The top layer's hidden states (T+1, B, H), which the output layer reads.
     public var top: LayerWorkspace<S> { layers[layers.count - 1] }
+}
+
+/// A number that workspace sizes are counted in: Int to allocate by, Double to estimate with
+/// (where no size a config can name overflows).
+public protocol SizeCount: Numeric {
+    init(_ value: Int)
+}
+
+extension Int: SizeCount {}
+extension Double: SizeCount {}
+
+/// How many scalars each buffer of a layer's workspace holds (0: not allocated): the one
+/// account that `LayerWorkspace` allocates by and that a run's memory estimate adds up before
+/// anything is allocated. T steps, B rows, H hidden, G gate width.
+public struct LayerWorkspaceSize<N: SizeCount> {
+    public let states, cells, gates, recurrent, hiddenGrads, carryGrad, cellCarryGrad: N
+    public let dropped, dropoutMask, backwardScratch: N
+    /// Truncated BPTT's gradient buffers (`LayerWorkspace.gradientBuffers`), made on first use.
+    public let truncatedGates, truncatedRecurrent: N
+
+    public init(cell: CellType, steps T: N, rows B: N, hidden H: N, dropout: Bool) {
+        let G = N(cell.gates) * H
+        func when(_ condition: Bool, _ count: N) -> N { condition ? count : 0 }
+        states = (T + 1) * B * H
+        cells = when(cell.hasCellState, (T + 1) * B * H)
+        gates = when(cell.keepsGates, T * B * G)
+        recurrent = when(cell.keepsRecurrentProduct, T * B * G)
+        hiddenGrads = T * B * H
+        carryGrad = B * H
+        cellCarryGrad = when(cell.hasCellState, B * H)
+        dropped = when(dropout, T * B * H)
+        dropoutMask = when(dropout, T * B * H)
+        backwardScratch = B * (2 * G + 3 * H)
+        truncatedGates = T * B * G
+        truncatedRecurrent = when(cell.keepsRecurrentProduct, T * B * G)
+    }
+
+    /// The scalars allocated with the workspace (without truncated BPTT's buffers).
+    public var allocated: N {
+        states + cells + gates + recurrent + hiddenGrads + carryGrad + cellCarryGrad + dropped + dropoutMask + backwardScratch
+    }
+}
+
+/// The same account for a whole chunk's activations (`Workspace`): its layers' (every layer
+/// below the top alike), the logits (scalars) and the loss of each position (Doubles).
+public struct WorkspaceSize<N: SizeCount> {
+    /// Each of the L − 1 layers below the top, and the top one.
+    public let lowerLayer, topLayer: LayerWorkspaceSize<N>
+    public let lowerLayers: N
+    public let logits, rowLoss: N
+
+    public init(shape: ModelShape, steps T: N, rows B: N) {
+        let (H, V) = (N(shape.hidden), N(shape.vocabulary))
+        func layer(_ l: Int) -> LayerWorkspaceSize<N> {
+            LayerWorkspaceSize(cell: shape.cell, steps: T, rows: B, hidden: H, dropout: Self.dropsOut(shape: shape, layer: l))
+        }
+        (lowerLayer, topLayer, lowerLayers) = (layer(0), layer(shape.layers - 1), N(shape.layers - 1))
+        logits = T * B * V
+        rowLoss = T * B
+    }
+
+    /// The scalars of every layer's buffers and the logits, allocated with the workspace.
+    public var scalars: N { lowerLayers * lowerLayer.allocated + topLayer.allocated + logits }
+
+    /// Whether layer l keeps a dropout mask and its dropped output: every layer below the top
+    /// of a model with dropout.
+    public static func dropsOut(shape: ModelShape, layer l: Int) -> Bool { shape.dropout > 0 && l < shape.layers - 1 }
 }
