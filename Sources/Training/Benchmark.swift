@@ -55,7 +55,7 @@ public enum Benchmark {
         let tokensPerStep = Double(config.train.batchSize * config.train.seqLength)
         let rate = Double(timer.timedSteps) * tokensPerStep / seconds
         var memory = [Double](repeating: 0, count: communicator.size)
-        memory[communicator.rank] = peakResidentMiB()
+        memory[communicator.rank] = MemoryBudget.peakResidentMiB()
         var floats = memory.map(Float.init)
         try floats.withUnsafeMutableBufferPointer { try communicator.allreduceSum($0) }
         let stepSeconds = zip(timer.stepEnds.dropFirst(), timer.stepEnds).map { $0.timeIntervalSince($1) }.sorted()
@@ -86,13 +86,5 @@ public enum Benchmark {
                 communication += event.communicationSeconds
             }
         }
-    }
-
-    /// The process's peak resident memory (VmHWM), in MiB.
-    public static func peakResidentMiB() -> Double {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-              let kib = Double(line.split(separator: " ").dropFirst().first ?? "") else { return .nan }
-        return kib / 1024
     }
 }

@@ -19,6 +19,14 @@ public enum MemoryBudget {
         return candidates.min()
     }
 
+    /// This process's peak resident memory so far (VmHWM), in MiB; NaN where it cannot be read.
+    public static func peakResidentMiB() -> Double {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kib = Double(line.split(separator: " ").dropFirst().first ?? "") else { return .nan }
+        return kib / 1024
+    }
+
     private static func number(at path: String) -> Int? {
         (try? String(contentsOfFile: path, encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
     }

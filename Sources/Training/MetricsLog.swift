@@ -2,7 +2,7 @@ import Foundation
 
 /// The metrics file: one JSON object per line, training lines
 /// {step, epoch, loss, bpc, lr, grad_norm, tokens_per_s, elapsed_s, comm_s (seconds per step in
-/// the allreduce)} and validation lines
+/// the allreduce), peak_rss_mib (rank 0's peak resident memory so far)} and validation lines
 /// {step, val_loss, val_bpc, val_perplexity}, and {step, stopped: 1} after the step a run stops
 /// at before its planned end. Losses are nats per character.
 public final class MetricsLog {

@@ -13,7 +13,7 @@ public final class MetricsRecorder: TrainingObserver {
             log.write(["step": Double(event.step), "epoch": Double(event.epoch), "loss": report.loss,
                        "bpc": report.loss / M_LN2, "lr": event.learningRate, "grad_norm": event.gradientNorm,
                        "tokens_per_s": report.tokensPerSecond, "elapsed_s": event.elapsed,
-                       "comm_s": report.communicationSeconds])
+                       "comm_s": report.communicationSeconds, "peak_rss_mib": (MemoryBudget.peakResidentMiB() * 10).rounded() / 10])
         }
         if let validation = event.validation {
             log.write(["step": Double(event.step), "val_loss": validation.loss, "val_bpc": validation.loss / M_LN2,

@@ -43,7 +43,7 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(training.compactMap { $0["step"] as? Int }, [20, 40, 60])
         XCTAssertEqual(validation.compactMap { $0["step"] as? Int }, [30, 60])
         for line in training {
-            for key in ["step", "epoch", "loss", "bpc", "lr", "grad_norm", "tokens_per_s", "elapsed_s"] {
+            for key in ["step", "epoch", "loss", "bpc", "lr", "grad_norm", "tokens_per_s", "elapsed_s", "peak_rss_mib"] {
                 XCTAssertNotNil(line[key], "training line lacks \(key): \(line)")
             }
             let loss = try XCTUnwrap(line["loss"] as? Double), bpc = try XCTUnwrap(line["bpc"] as? Double)
