@@ -31,6 +31,14 @@ public struct Corpus: Sendable {
         storageStart = firstToken
     }
 
+    /// Bytes its tokens hold in memory: none for a token file's, read a window at a time.
+    public var residentBytes: Int {
+        switch storage {
+        case .memory(let tokens): tokens.count * MemoryLayout<Int32>.stride + (scoredTargets?.count ?? 0)
+        case .file: 0
+        }
+    }
+
     /// Tokens `range` of a token file, read on demand by `reader`.
     init(vocabulary: Vocabulary, reader: TokenFileReader) {
         self.vocabulary = vocabulary

@@ -42,6 +42,11 @@ public final class Progress {
         tokensPerSecond >= 1e6 ? "\(format(tokensPerSecond / 1e6, 2))M tok/s" : "\(format(tokensPerSecond / 1e3, 1))k tok/s"
     }
 
+    /// "392 MiB", "3071 MiB", "12.5 GiB".
+    public static func bytes(_ bytes: Double) -> String {
+        bytes >= 10 * 1_073_741_824 ? "\(format(bytes / 1_073_741_824, 1)) GiB" : "\(format(bytes / 1_048_576, 0)) MiB"
+    }
+
     public static func duration(_ seconds: Double) -> String {
         guard seconds.isFinite else { return "?" }
         let s = Int(seconds.rounded())

@@ -15,6 +15,9 @@ public final class Trainer {
     public let data: TrainingData
     public let model: LanguageModel<Float>
     public let threads: Int
+    /// What this rank is expected to hold at its peak, in bytes: the model's and the run's
+    /// (`MemoryEstimate`) and the tokens it holds in memory.
+    let memoryPerRank: Double
     public var layout: StreamLayout { data.trainLayout }
 
     let parameters: FlatBuffer<Float>
@@ -53,10 +56,11 @@ public final class Trainer {
         data = try TrainingData(config: config, communicator: communicator)
         let shape = config.modelShape(vocabulary: data.vocabulary.count)
         let threads = config.train.threads ?? defaultThreadCount(ranksOnNode: communicator.ranksOnNode)
-        try communicator.agree {
-            try MemoryEstimate(config: config, shape: shape, ranks: communicator.size, threads: threads)
-                .check(ranksOnNode: communicator.ranksOnNode)
-        }
+        let (trainRows, validation) = (data.trainLayout.rows.count, data.validationLayout.map { ($0.steps, $0.rows.count) })
+        let memory = MemoryEstimate(config: config, shape: shape, trainRows: trainRows, validation: validation,
+                                    ranks: communicator.size, threads: threads)
+        try communicator.agree { try memory.check(ranksOnNode: communicator.ranksOnNode) }
+        memoryPerRank = memory.bytesPerRank + Double(data.train.residentBytes + data.validation.residentBytes)
         self.threads = threads
         // With more threads than cores, a worker spinning after a job holds a core that another
         // rank's thread waits for: model B, 2 ranks × 2 threads on 2 cores, ran 0.87–0.93 of the
@@ -318,7 +322,7 @@ public final class Trainer {
 
     var header: String {
         let resumed = step > 0 ? " | resumed at step \(step)" : ""
-        return "rnn-dist: \(data.description): \(data.trainTokenCount) training + \(data.validationTokenCount) validation tokens, V = \(data.vocabulary.count) | \(model.shape.description), \(model.layout.count) parameters | batch \(config.train.batchSize) × \(config.train.seqLength) on \(communicator.size) rank(s) × \(threads) thread(s) | \(layout.stepsPerEpoch) steps/epoch, \(totalSteps) steps\(resumed)"
+        return "rnn-dist: \(data.description): \(data.trainTokenCount) training + \(data.validationTokenCount) validation tokens, V = \(data.vocabulary.count) | \(model.shape.description), \(model.layout.count) parameters | batch \(config.train.batchSize) × \(config.train.seqLength) on \(communicator.size) rank(s) × \(threads) thread(s), about \(Progress.bytes(memoryPerRank)) per rank | \(layout.stepsPerEpoch) steps/epoch, \(totalSteps) steps\(resumed)"
     }
 }
 
