@@ -25,7 +25,8 @@
 /// step 30). Steps alternating ABBA in one process, 100 pairs a run (Zen 5, 2026-12-02), median
 /// ratio of 512-row over 256-row blocks for the recurrent weights: model B 1.015–1.016 on the
 /// AVX2 tile and 1.014–1.022 on AVX-512 (whose 512-row panels, 64 KB, exceed the 48 KB L1); C
-/// 1.005–1.014 and 1.007–1.011.
+/// 1.005–1.014 and 1.007–1.011. On a Zen 4, whose L1 (32 KB) a 512-row AVX2 panel fills, 256-row
+/// blocks over 512 for model B on the AVX2 tile: 0.991, 0.998 and 0.994 (2026-12-07).
 public let recurrentKBlock = 512
 
 extension KernelPath {
