@@ -4,19 +4,62 @@ import Foundation
 /// run that would not gets one line that says to prepare a token file instead, rather than being
 /// killed by the kernel (or the scheduler's memory limit) partway through loading.
 public enum MemoryBudget {
-    /// The bytes this node can still give: MemAvailable, or what the cgroup's memory limit
-    /// leaves when that is less (a Slurm job's); nil where neither can be read.
-    public static func available() -> Int? {
+    /// The bytes this node can still give: MemAvailable, or what this process's memory cgroups
+    /// leave when that is less (`cgroupAvailable`: a Slurm job's `--mem`, a container's limit);
+    /// nil where neither can be read. `root` prefixes every path read (tests).
+    public static func available(root: String = "") -> Int? {
         var candidates: [Int] = []
-        if let meminfo = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8),
-           let line = meminfo.split(separator: "\n").first(where: { $0.hasPrefix("MemAvailable:") }),
-           let kib = Int(line.split(separator: " ").dropFirst().first ?? "") {
+        if let meminfo = try? String(contentsOfFile: root + "/proc/meminfo", encoding: .utf8),
+           let kib = field("MemAvailable:", in: meminfo) {
             candidates.append(kib * 1024)
         }
-        if let limit = number(at: "/sys/fs/cgroup/memory.max"), let used = number(at: "/sys/fs/cgroup/memory.current") {
-            candidates.append(max(0, limit - used))
-        }
+        if let cgroup = cgroupAvailable(root: root) { candidates.append(cgroup) }
         return candidates.min()
+    }
+
+    /// What the memory cgroups of this process leave it: the least, over its own cgroup and
+    /// each one above it that has a limit, of the limit less what the group uses, its inactive
+    /// file pages left out (the kernel reclaims them before it kills). Slurm puts a job's
+    /// limit on the job's cgroup and the job's steps below it, and without a cgroup namespace
+    /// the hierarchy's root has no limit at all, so the process's own path
+    /// (`/proc/self/cgroup`) is followed up to the root. cgroup v2 (`memory.max`) and v1
+    /// (`memory.limit_in_bytes`, whose "no limit" is a number near 2⁶³); nil without a limit.
+    static func cgroupAvailable(root: String = "") -> Int? {
+        guard let membership = try? String(contentsOfFile: root + "/proc/self/cgroup", encoding: .utf8) else { return nil }
+        var least: Int?
+        for line in membership.split(separator: "\n") {
+            // "0::/path" (v2) or "4:memory:/path" (v1; the controllers are a comma-separated list).
+            let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard fields.count == 3 else { continue }
+            let files: (hierarchy: String, limit: String, usage: String, inactive: String)
+            if fields[1].isEmpty {
+                files = (root + "/sys/fs/cgroup", "memory.max", "memory.current", "inactive_file")
+            } else if fields[1].split(separator: ",").contains("memory") {
+                files = (root + "/sys/fs/cgroup/memory", "memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file")
+            } else {
+                continue
+            }
+            var directory = files.hierarchy + (fields[2] == "/" ? "" : String(fields[2]))
+            while directory.hasPrefix(files.hierarchy) {
+                if let limit = number(at: directory + "/" + files.limit), limit < 1 << 60,
+                   let used = number(at: directory + "/" + files.usage) {
+                    let stat = (try? String(contentsOfFile: directory + "/memory.stat", encoding: .utf8)) ?? ""
+                    let reclaimable = field(files.inactive, in: stat) ?? 0
+                    least = min(least ?? .max, max(0, limit - max(0, used - reclaimable)))
+                }
+                if directory == files.hierarchy { break }
+                directory = (directory as NSString).deletingLastPathComponent
+            }
+        }
+        return least
+    }
+
+    /// The number after `name` at the start of a line ("MemAvailable:  123 kB", "inactive_file 456").
+    private static func field(_ name: String, in text: String) -> Int? {
+        text.split(separator: "\n").lazy.compactMap { line -> Int? in
+            let words = line.split(separator: " ")
+            return words.first.map(String.init) == name ? words.dropFirst().first.flatMap { Int($0) } : nil
+        }.first
     }
 
     /// This process's peak resident memory so far (VmHWM), in MiB; NaN where it cannot be read.
