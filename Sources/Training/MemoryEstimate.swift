@@ -15,10 +15,13 @@ struct MemoryEstimate {
     let parameters: Double      // n
     let bytesPerRank: Double
 
-    /// What the process holds before the model: the Swift runtime, Foundation and (under
-    /// mpirun) OpenMPI's libraries and buffers. A model of 8 hidden units peaked at 30 MiB
-    /// with `--ranks 1` and at 36–37 MiB on rank 0 of `mpirun -np 2` (Zen 4, 2026-12-07).
-    static let runtimeBytes = 64.0 * 1_048_576
+    /// What the process holds before the model — the Swift runtime, Foundation and (under
+    /// mpirun) OpenMPI's libraries and buffers: a model of 8 hidden units peaked at 30 MiB with
+    /// `--ranks 1` and at 36–37 MiB on rank 0 of `mpirun -np 2` (Zen 4, 2026-12-07) — and room
+    /// for what is too small to count one by one (token batches, the kernels' packed tiles of
+    /// A, the sampler's state, the allocator's slack): in twelve runs the rest of the peak came
+    /// within 9 MiB below and 16 MiB above what is counted.
+    static let runtimeBytes = 96.0 * 1_048_576
 
     /// The widest panel of any kernel path's tile (AVX-512's 32 columns): packed layouts pad
     /// their columns to a multiple of it at most.
@@ -26,9 +29,10 @@ struct MemoryEstimate {
 
     /// In Double, so no size a config can name overflows. `trainRows`: this rank's rows of the
     /// batch (B/P); `validation`: its validation layout's steps and rows, when the data has a
-    /// validation split; `ranks` in the run, `threads` per rank.
+    /// validation split; `ranks` in the run, `threads` per rank; `restoring`: the run starts
+    /// from a checkpoint (`--resume`, `--init-from`).
     init(config: Config, shape: ModelShape, trainRows: Int, validation: (steps: Int, rows: Int)?, ranks: Int = 1,
-         threads: Int = 1) {
+         threads: Int = 1, restoring: Bool = false) {
         let (V, H, L) = (Double(shape.vocabulary), Double(shape.hidden), Double(shape.layers))
         let G = Double(shape.cell.gates) * H
         let extraBias = shape.cell == .gru ? H : 0
@@ -40,13 +44,17 @@ struct MemoryEstimate {
         let replicas = min(threads, microRows) > 1 ? Double(min(threads, microRows)) : 0
         // Copies of the parameters: the parameters, the summed gradients (`StepExchange`), the
         // optimizer's state, each replica's gradients, a checkpoint's copy of the parameters and
-        // state and the file encoded from it, the bfloat16 copy of the gradients on the wire,
-        // and with more than one rank the allreduce's own scratch (OpenMPI's reductions hold a
-        // buffer of the message's size: rank 0 of `-np 2` peaked 38 MiB above one process of
-        // the same rows, lstm H 1024 × 2, 13 M parameters).
+        // state and the file encoded from it (three such copies while a checkpoint is read and
+        // handed to every rank after the workspaces exist: a resumed lstm H 1024 with Adam
+        // peaked 113 MiB, 0.76 of its 149 MiB file, above the same run started afresh), the
+        // bfloat16 copy of the gradients on the wire, and with more than one rank the
+        // allreduce's own scratch (OpenMPI's reductions hold a buffer of the message's size:
+        // rank 0 of `-np 2` peaked 38 MiB above one process of the same rows, lstm H 1024 × 2,
+        // 13 M parameters).
         let wire = config.train.allreduceDtype == .bfloat16 ? 0.5 : 0
         let reductionScratch = ranks > 1 ? 1.0 : 0
-        let parameterCopies = 1 + 1 + slots + replicas + 2 * (1 + slots) + wire + reductionScratch
+        let checkpointCopies = (restoring ? 3 : 2) * (1 + slots)
+        let parameterCopies = 1 + 1 + slots + replicas + checkpointCopies + wire + reductionScratch
         // Activations: the training micro-batch's rows (split between the replicas: every
         // buffer is a whole number of rows) with truncated BPTT's gradient buffers, and
         // validation's batch when it has a workspace of its own (with replicas or micro-batches).
