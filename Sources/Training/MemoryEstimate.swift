@@ -7,7 +7,8 @@ import Model
 ///
 /// It counts what the trainer allocates: copies of the parameters (the parameters, the
 /// gradient sums, the optimizer's state, each thread replica's gradients, a checkpoint's copy
-/// and its encoding, the bfloat16 wire), the activations of the training workspaces and of
+/// and its encoding and one more for a checkpoint read at start, the bfloat16 wire, the
+/// allreduce's scratch), the activations of the training workspaces and of
 /// validation's own (`WorkspaceSize`, the account the workspaces allocate by), the packed
 /// recurrent weights and states, the kernels' per-thread packed blocks, and the runtime
 /// itself. Measured against the peak resident memory of real runs (`MemoryEstimateCLITests`).

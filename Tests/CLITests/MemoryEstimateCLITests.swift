@@ -10,9 +10,9 @@ final class MemoryEstimateCLITests: XCTestCase {
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
 
     /// A model whose parameters (5 M) outweigh the runtime, trained on 2 thread replicas with a
-    /// checkpoint and a validation after every step: every copy of the parameters the estimate
-    /// counts is made (a checkpoint's copy and encoding, the replicas' gradients, validation's
-    /// workspace).
+    /// checkpoint and a validation after every step: the copies of the parameters a fresh run on
+    /// one rank makes (a checkpoint's copy and encoding, the replicas' gradients) and
+    /// validation's workspace of its own are all there at the peak.
     func testTheEstimateHoldsAgainstTheMeasuredPeak() throws {
         let metrics = directory.appendingPathComponent("m.jsonl").path
         let settings = ["model.cell=lstm", "model.hidden_size=640", "model.layers=2", "model.dropout=0.2",
