@@ -80,11 +80,19 @@ public struct Checkpoint: Sendable {
         guard counts.allSatisfy({ $0 <= bodyBytes / 4 }), counts.reduce(0, +) * 4 == bodyBytes else {
             throw corrupt("wrong length")
         }
+        // Each array copied straight out of the bytes (at any alignment), not through a copy of
+        // its own bytes first.
         var offset = 16 + headerLength
         var arrays: [[Float]] = []
-        for count in counts {
-            arrays.append(data.subdata(in: (data.startIndex + offset)..<(data.startIndex + offset + count * 4)).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) })
-            offset += count * 4
+        data.withUnsafeBytes { bytes in
+            for count in counts {
+                let source = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count * 4)])
+                arrays.append([Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                    UnsafeMutableRawBufferPointer(buffer).copyMemory(from: source)
+                    initialized = count
+                })
+                offset += count * 4
+            }
         }
         return Checkpoint(header: header, parameters: arrays[0], optimizerState: arrays[1], hiddenState: arrays[2])
     }

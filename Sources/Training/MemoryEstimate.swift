@@ -7,7 +7,7 @@ import Model
 ///
 /// It counts what the trainer allocates: copies of the parameters (the parameters, the
 /// gradient sums, the optimizer's state, each thread replica's gradients, a checkpoint's copy
-/// and its encoding and one more for a checkpoint read at start, the bfloat16 wire, the
+/// and its encoding (as many as reading one at start holds), the bfloat16 wire, the
 /// allreduce's scratch), the activations of the training workspaces and of
 /// validation's own (`WorkspaceSize`, the account the workspaces allocate by), the packed
 /// recurrent weights and states, the kernels' per-thread packed blocks, and the runtime
@@ -30,10 +30,9 @@ struct MemoryEstimate {
 
     /// In Double, so no size a config can name overflows. `trainRows`: this rank's rows of the
     /// batch (B/P); `validation`: its validation layout's steps and rows, when the data has a
-    /// validation split; `ranks` in the run, `threads` per rank; `restoring`: the run starts
-    /// from a checkpoint (`--resume`, `--init-from`).
+    /// validation split; `ranks` in the run, `threads` per rank.
     init(config: Config, shape: ModelShape, trainRows: Int, validation: (steps: Int, rows: Int)?, ranks: Int = 1,
-         threads: Int = 1, restoring: Bool = false) {
+         threads: Int = 1) {
         let (V, H, L) = (Double(shape.vocabulary), Double(shape.hidden), Double(shape.layers))
         let G = Double(shape.cell.gates) * H
         let extraBias = shape.cell == .gru ? H : 0
@@ -45,16 +44,14 @@ struct MemoryEstimate {
         let replicas = min(threads, microRows) > 1 ? Double(min(threads, microRows)) : 0
         // Copies of the parameters: the parameters, the summed gradients (`StepExchange`), the
         // optimizer's state, each replica's gradients, a checkpoint's copy of the parameters and
-        // state and the file encoded from it (three such copies while a checkpoint is read and
-        // handed to every rank after the workspaces exist: a resumed lstm H 1024 with Adam
-        // peaked 113 MiB, 0.76 of its 149 MiB file, above the same run started afresh), the
-        // bfloat16 copy of the gradients on the wire, and with more than one rank the
-        // allreduce's own scratch (OpenMPI's reductions hold a buffer of the message's size:
-        // rank 0 of `-np 2` peaked 38 MiB above one process of the same rows, lstm H 1024 × 2,
-        // 13 M parameters).
+        // state and the file encoded from it (reading one at `--resume` or `--init-from` holds
+        // no more: `CheckpointLookup.shared`), the bfloat16 copy of the gradients on the wire,
+        // and with more than one rank the allreduce's own scratch (OpenMPI's reductions hold a
+        // buffer of the message's size: rank 0 of `-np 2` peaked 38 MiB above one process of
+        // the same rows, lstm H 1024 × 2, 13 M parameters).
         let wire = config.train.allreduceDtype == .bfloat16 ? 0.5 : 0
         let reductionScratch = ranks > 1 ? 1.0 : 0
-        let checkpointCopies = (restoring ? 3 : 2) * (1 + slots)
+        let checkpointCopies = 2 * (1 + slots)
         let parameterCopies = 1 + 1 + slots + replicas + checkpointCopies + wire + reductionScratch
         // Activations: the training micro-batch's rows (split between the replicas: every
         // buffer is a whole number of rows) with truncated BPTT's gradient buffers, and

@@ -58,7 +58,7 @@ public final class Trainer {
         let threads = config.train.threads ?? defaultThreadCount(ranksOnNode: communicator.ranksOnNode)
         let (trainRows, validation) = (data.trainLayout.rows.count, data.validationLayout.map { ($0.steps, $0.rows.count) })
         let memory = MemoryEstimate(config: config, shape: shape, trainRows: trainRows, validation: validation,
-                                    ranks: communicator.size, threads: threads, restoring: resume != nil || initFrom != nil)
+                                    ranks: communicator.size, threads: threads)
         try communicator.agree { try memory.check(ranksOnNode: communicator.ranksOnNode) }
         memoryPerRank = memory.bytesPerRank + Double(data.train.residentBytes + data.validation.residentBytes)
         self.threads = threads
