@@ -54,10 +54,11 @@ public enum MemoryBudget {
         return least
     }
 
-    /// The number after `name` at the start of a line ("MemAvailable:  123 kB", "inactive_file 456").
+    /// The number after `name` at the start of a line ("MemAvailable:  123 kB", "VmHWM:\t 123 kB",
+    /// "inactive_file 456").
     private static func field(_ name: String, in text: String) -> Int? {
         text.split(separator: "\n").lazy.compactMap { line -> Int? in
-            let words = line.split(separator: " ")
+            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             return words.first.map(String.init) == name ? words.dropFirst().first.flatMap { Int($0) } : nil
         }.first
     }
@@ -65,9 +66,8 @@ public enum MemoryBudget {
     /// This process's peak resident memory so far (VmHWM), in MiB; NaN where it cannot be read.
     public static func peakResidentMiB() -> Double {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-              let kib = Double(line.split(separator: " ").dropFirst().first ?? "") else { return .nan }
-        return kib / 1024
+              let kib = field("VmHWM:", in: status) else { return .nan }
+        return Double(kib) / 1024
     }
 
     private static func number(at path: String) -> Int? {

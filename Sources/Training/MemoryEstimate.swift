@@ -63,13 +63,15 @@ struct MemoryEstimate {
             return size.scalars + 2 * size.rowLoss + truncatedGradients
         }
         let truncated = config.train.bpttTruncate.map { $0 < config.train.seqLength } ?? false
-        let separateValidation = replicas > 0 || config.train.accumulate > 1
-        let validationActivations = validation.map { separateValidation ? activations(steps: $0.steps, rows: $0.rows) : 0 } ?? 0
+        // Validation's own workspace: the trainer shares its training workspace with validation
+        // unless replicas or micro-batches split the training rows (`Trainer.init`).
+        let ownValidation = replicas > 0 || config.train.accumulate > 1 ? validation : nil
+        let validationActivations = ownValidation.map { activations(steps: $0.steps, rows: $0.rows) } ?? 0
         // Packed operands: each workspace's recurrent weights (both ways share one buffer), the
         // states packed for dWh's blocks, and every thread's packed block of a product's B (at
         // most 513 rows of the widest of G and V; `BLayout.packedPerBlock`).
         let packedRecurrent = L * (G + Self.widestPanel) * (H + Self.widestPanel)
-        let workspaces = max(replicas, 1) + (validation != nil && separateValidation ? 1 : 0)
+        let workspaces = max(replicas, 1) + (ownValidation == nil ? 0 : 1)
         let packedStates = T * Double(microRows) * (H + Self.widestPanel)
         let packedBlocks = Double(threads) * 513 * (max(G, V) + Self.widestPanel)
         // The carried states: the rank's, validation's, and the whole batch's in a checkpoint.
