@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Usage: bash launch/setup.sh
+# Usage: bash launch/setup.sh [--tests]
 #
 # Installs what building, running and testing rnn-dist needs beyond a Swift toolchain, when it
 # is missing: OpenMPI (mpirun, and <mpi.h> found through pkg-config's ompi-c), pkg-config,
 # pgrep (the multi-rank tests find rank processes with it) and iproute2's ip and tc (the
-# two-host test and launch/two-hosts.sh build a network with them). As root on Debian it runs apt-get;
-# otherwise it prints the apt-get line to run and exits 2. launch/quickstart.sh and .ci/run
-# both start with it, so the README's two commands and CI install the same things.
+# two-host test and launch/two-hosts.sh build a network with them). With --tests (.ci/run), also
+# what builds and runs the AArch64 register tile on x86 (CrossISATileTests): qemu-user and an
+# AArch64 cross linker with its C library. As root on Debian it runs apt-get; otherwise it
+# prints the apt-get line to run and exits 2. launch/quickstart.sh and .ci/run both start with
+# it, so the README's two commands and CI install the same things.
 set -euo pipefail
 
 need=()
@@ -15,6 +17,12 @@ pkg-config --exists ompi-c 2>/dev/null || need+=(libopenmpi-dev)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v pgrep >/dev/null 2>&1 || need+=(procps)
 { command -v ip && command -v tc; } >/dev/null 2>&1 || need+=(iproute2)
+if [ "${1:-}" = --tests ] && [ "$(uname -m)" = x86_64 ]; then
+    command -v qemu-aarch64-static >/dev/null 2>&1 || need+=(qemu-user-static)
+    command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || need+=(gcc-aarch64-linux-gnu)
+    [ -e /usr/aarch64-linux-gnu/lib/libc.a ] || need+=(libc6-dev-arm64-cross)
+    [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || need+=(libc6-dev)
+fi
 [ ${#need[@]} -eq 0 ] && exit 0
 
 install="apt-get install -y --no-install-recommends ${need[*]}"

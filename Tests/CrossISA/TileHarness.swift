@@ -1,0 +1,194 @@
+/// The register tile of one ISA, built for its own target: `Tests/CrossISA/check.sh` compiles
+/// this file with the kernels' ISA-generic sources (the micro-kernel, the dot-product edge, the
+/// vector type, exp) as Embedded Swift, which needs no Swift runtime for the target, links it
+/// statically and runs it: under qemu-user for AArch64, natively for the x86 tiles. On x86
+/// machines that is the only way the AArch64 tile (`NEONTile`) is compiled and run at all.
+///
+/// It runs the micro-kernel exactly as `PanelProduct.multiply` calls it — every row count and
+/// every panel width of the tile, A in place and packed, C overwritten and accumulated — and
+/// the dot-product edge and `vectorExp`, each against a plain reference, and prints one line
+/// per check. It exits 1 on the first failure.
+
+#if arch(arm64)
+typealias Tile = NEONTile
+let tileName = "NEONTile"
+#elseif TILE_AVX512
+typealias Tile = AVX512Tile
+let tileName = "AVX512Tile"
+#elseif TILE_AVX2
+typealias Tile = AVX2Tile
+let tileName = "AVX2Tile"
+#else
+typealias Tile = GenericTile
+let tileName = "GenericTile"
+#endif
+
+@_extern(c, "exit") func exitProcess(_ status: Int32)
+@_extern(c, "expf") func expf(_ x: Float) -> Float
+
+/// The micro-kernel as the product calls it (`runMicroKernel`, with the tile's row count and
+/// width known only at run time), out of line under a name of its own: CrossISATileTests reads
+/// the k loops of this function and of the instantiations it calls in the disassembly.
+@_silgen_name("rnn_dist_tile_kernel")
+@inline(never)
+public func tileKernel(kc: Int, a: UnsafePointer<Float>, rowStride: Int, kStride: Int, validRows: Int,
+                b: UnsafePointer<Float>, bStrideBytes: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+                columns: Int, overwrite: Bool) {
+    runMicroKernel(Tile.self, kc: kc, a: a, rowStride: rowStride, kStride: kStride, validRows: validRows, b: b,
+                   bStrideBytes: bStrideBytes, c: c, ldc: ldc, columns: columns, overwrite: overwrite)
+}
+
+/// Deterministic values in [-1, 1): a 32-bit linear congruential generator.
+struct Values {
+    var state: UInt32 = 12_345
+    mutating func next() -> Float {
+        state = state &* 1_664_525 &+ 1_013_904_223
+        return Float(state >> 8) / Float(1 << 23) - 1
+    }
+}
+
+/// Prints what failed and exits 1.
+func fail(_ message: String) -> Never {
+    print(message)
+    exitProcess(1)
+    fatalError()
+}
+
+/// C[0..<rows, 0..<columns] (+)= A·B, each element checked against a Double sum to within
+/// 1e-5 of Σ|a·b| (the FMA and the reference round differently); every float of C outside that
+/// block, which the kernel must not write, checked unchanged.
+func checkTile(kc: Int, rows: Int, columns: Int, packedA: Bool, overwrite: Bool, values: inout Values) -> Bool {
+    let (lda, ldb, ldc) = (kc + 3, Tile.columns + 4, Tile.columns + 5)
+    let cRows = Tile.rows + 1
+    let a = UnsafeMutablePointer<Float>.allocate(capacity: Tile.rows * lda)
+    let b = UnsafeMutablePointer<Float>.allocate(capacity: kc * ldb)
+    let c = UnsafeMutablePointer<Float>.allocate(capacity: cRows * ldc)
+    let before = UnsafeMutablePointer<Float>.allocate(capacity: cRows * ldc)
+    defer { a.deallocate(); b.deallocate(); c.deallocate(); before.deallocate() }
+    for i in 0..<(Tile.rows * lda) { a[i] = values.next() }
+    for i in 0..<(kc * ldb) { b[i] = values.next() }
+    for i in 0..<(cRows * ldc) { c[i] = values.next(); before[i] = c[i] }
+    // A in place: row r at r·lda, k contiguous. Packed (`PanelProduct.packA`'s tiles): row
+    // stride 1, k stride `Tile.rows`.
+    func aValue(_ r: Int, _ p: Int) -> Float { packedA ? a[p * Tile.rows + r] : a[r * lda + p] }
+    tileKernel(kc: kc, a: a, rowStride: packedA ? 1 : lda, kStride: packedA ? Tile.rows : 1, validRows: rows,
+               b: b, bStrideBytes: ldb * 4, c: c, ldc: ldc, columns: columns, overwrite: overwrite)
+    for r in 0..<cRows {
+        for j in 0..<ldc {
+            let got = c[r * ldc + j]
+            guard r < rows && j < columns else {
+                if got != before[r * ldc + j] { return false }
+                continue
+            }
+            var (sum, magnitude) = (0.0, 0.0)
+            for p in 0..<kc {
+                let term = Double(aValue(r, p)) * Double(b[p * ldb + j])
+                sum += term
+                magnitude += term < 0 ? -term : term
+            }
+            if !overwrite { sum += Double(before[r * ldc + j]) }
+            let error = Double(got) - sum
+            if (error < 0 ? -error : error) > 1e-5 * (magnitude + 1) { return false }
+        }
+    }
+    return true
+}
+
+/// The right-edge panel narrower than one vector, as dot products along k (`dotEdgeKernel`).
+func checkDotEdge(kc: Int, rows: Int, columns: Int, values: inout Values) -> Bool {
+    let (lda, ldc) = (kc + 1, columns + 2)
+    let a = UnsafeMutablePointer<Float>.allocate(capacity: Tile.rows * lda)
+    let e = UnsafeMutablePointer<Float>.allocate(capacity: kc * columns)
+    let c = UnsafeMutablePointer<Float>.allocate(capacity: Tile.rows * ldc)
+    let before = UnsafeMutablePointer<Float>.allocate(capacity: Tile.rows * ldc)
+    defer { a.deallocate(); e.deallocate(); c.deallocate(); before.deallocate() }
+    for i in 0..<(Tile.rows * lda) { a[i] = values.next() }
+    for i in 0..<(kc * columns) { e[i] = values.next() }
+    for i in 0..<(Tile.rows * ldc) { c[i] = values.next(); before[i] = c[i] }
+    dotEdgeKernel(Tile.self, kc: kc, a: a, rowStride: lda, validRows: rows, e: e, c: c, ldc: ldc, columns: columns,
+                  overwrite: false)
+    for r in 0..<Tile.rows {
+        for j in 0..<ldc {
+            let got = c[r * ldc + j]
+            guard r < rows && j < columns else {
+                if got != before[r * ldc + j] { return false }
+                continue
+            }
+            var (sum, magnitude) = (Double(before[r * ldc + j]), 1.0)
+            for p in 0..<kc {
+                let term = Double(a[r * lda + p]) * Double(e[j * kc + p])
+                sum += term
+                magnitude += term < 0 ? -term : term
+            }
+            let error = Double(got) - sum
+            if (error < 0 ? -error : error) > 1e-5 * magnitude { return false }
+        }
+    }
+    return true
+}
+
+/// `vectorExp` over the tile's vector type against libm's expf: within 4 ulp-sized relative
+/// steps (2⁻²¹) over [-87, 88].
+func checkExp() -> Bool {
+    typealias V = Tile.Vector
+    var x: Float = -87
+    while x < 88 {
+        var lanes = V(broadcast: 0)
+        withUnsafeMutableBytes(of: &lanes) { bytes in
+            for lane in 0..<V.lanes { bytes.storeBytes(of: x + Float(lane) * 0.013, toByteOffset: lane * 4, as: Float.self) }
+        }
+        let result = vectorExp(lanes)
+        var good = true
+        withUnsafeBytes(of: result) { bytes in
+            for lane in 0..<V.lanes {
+                let expected = expf(x + Float(lane) * 0.013)
+                let got = bytes.load(fromByteOffset: lane * 4, as: Float.self)
+                let error = got - expected
+                if (error < 0 ? -error : error) > expected * 4.8e-7 { good = false }
+            }
+        }
+        if !good { return false }
+        x += 0.37
+    }
+    return true
+}
+
+@main
+struct TileHarness {
+    static func main() {
+        var values = Values()
+        var cases = 0
+        for kc in [1, 5, 64, 300] {
+            for rows in 1...Tile.rows {
+                for columns in 1...Tile.columns {
+                    for packedA in [false, true] {
+                        for overwrite in [false, true] {
+                            if !checkTile(kc: kc, rows: rows, columns: columns, packedA: packedA, overwrite: overwrite,
+                                          values: &values) {
+                                fail("micro-kernel: wrong result at kc \(kc), rows \(rows), columns \(columns), A "
+                                     + (packedA ? "packed" : "in place") + (overwrite ? ", overwriting C" : ", adding to C"))
+                            }
+                            cases += 1
+                        }
+                    }
+                }
+            }
+        }
+        print("\(tileName) (\(Tile.rows) rows × \(Tile.vectors) vectors of \(Tile.Vector.lanes) floats): "
+              + "micro-kernel matches the reference in \(cases) cases")
+        var edgeCases = 0
+        for kc in [1, 7, 64, 300] {
+            for rows in 1...Tile.rows {
+                for columns in 1..<Tile.Vector.lanes {
+                    if !checkDotEdge(kc: kc, rows: rows, columns: columns, values: &values) {
+                        fail("dot-product edge: wrong result at kc \(kc), rows \(rows), columns \(columns)")
+                    }
+                    edgeCases += 1
+                }
+            }
+        }
+        print("dot-product edge matches the reference in \(edgeCases) cases")
+        if !checkExp() { fail("vectorExp: beyond 4 ulp of expf") }
+        print("vectorExp within 4 ulp of expf over [-87, 88]")
+    }
+}

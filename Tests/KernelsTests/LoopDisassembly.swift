@@ -1,0 +1,94 @@
+import Foundation
+
+/// The innermost loops of functions in `llvm-objdump -d --no-show-raw-insn` output (AArch64 or
+/// x86-64), as far as a register-tile check needs them: how many multiply-adds each runs per
+/// pass, and which of its instructions move a vector register to or from the stack (a spill).
+struct LoopDisassembly {
+    struct Instruction {
+        let address: Int
+        let mnemonic: String
+        let operands: String
+    }
+
+    struct Loop {
+        let function: String
+        let instructions: [Instruction]
+
+        /// Vector multiply-adds: AArch64 `fmla`, x86 `vfmadd…`, or the `mulps` of a multiply and
+        /// add on x86-64 without FMA.
+        var multiplyAdds: Int {
+            instructions.count { $0.mnemonic.hasPrefix("fmla") || $0.mnemonic.hasPrefix("vfmadd") || $0.mnemonic == "mulps" }
+        }
+
+        /// Instructions that load or store a vector register at the stack pointer.
+        var vectorStackTraffic: [String] {
+            instructions.filter { instruction in
+                let operands = instruction.operands
+                let atStack = operands.contains("[sp") || operands.contains("(%rsp")
+                let vector = operands.contains("%xmm") || operands.contains("%ymm") || operands.contains("%zmm")
+                    || operands.range(of: #"\b[qdsv][0-9]+\b"#, options: .regularExpression) != nil
+                return atStack && vector
+            }.map { "\($0.mnemonic) \($0.operands)" }
+        }
+    }
+
+    /// Function name → its instructions in address order.
+    private(set) var functions: [String: [Instruction]] = [:]
+
+    init(_ text: String) {
+        var current: String?
+        for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
+            if let header = line.wholeMatch(of: /([0-9a-f]+) <(.+)>:/) {
+                current = String(header.2)
+                functions[String(header.2), default: []] = []
+            } else if let current, let match = line.wholeMatch(of: /\s+([0-9a-f]+):\s+(\S+)\s*(.*)/),
+                      let address = Int(match.1, radix: 16) {
+                functions[current]!.append(Instruction(address: address, mnemonic: String(match.2),
+                                                       operands: String(match.3)))
+            }
+        }
+    }
+
+    /// For each function whose name `selects`, the innermost loop around each of its
+    /// multiply-adds: the shortest span from a backward conditional branch's target to the
+    /// branch (a loop's latch, as the optimiser lays loops out) with no jump, call or return
+    /// inside. A backward branch also leads to shared code laid out earlier (a store, the
+    /// epilogue); a span across such code holds those, and without this rule a multiply-add
+    /// after a loop (its unrolled remainder) was taken for one inside a "loop" that spilled.
+    func multiplyAddLoops(inFunctionsWhere selects: (String) -> Bool) -> [Loop] {
+        var loops: [Loop] = []
+        for (name, instructions) in functions where selects(name) {
+            guard let start = instructions.first?.address else { continue }
+            let spans: [ClosedRange<Int>] = instructions.compactMap { instruction in
+                guard Self.isConditionalBranch(instruction.mnemonic),
+                      let target = instruction.operands.firstMatch(of: /(?:0x)?([0-9a-f]+) </),
+                      let address = Int(target.1, radix: 16),
+                      address >= start, address < instruction.address else { return nil }
+                let span = address...instruction.address
+                let straight = !instructions.contains { span.contains($0.address) && Self.leavesStraightLine($0.mnemonic) }
+                return straight ? span : nil
+            }
+            var seen = Set<Int>()
+            for instruction in instructions where Loop(function: name, instructions: [instruction]).multiplyAdds == 1 {
+                guard let innermost = spans.filter({ $0.contains(instruction.address) })
+                        .min(by: { $0.count < $1.count }),
+                      seen.insert(innermost.lowerBound).inserted else { continue }
+                loops.append(Loop(function: name, instructions: instructions.filter { innermost.contains($0.address) }))
+            }
+        }
+        return loops
+    }
+
+    /// Unconditional jumps, calls and returns: AArch64 `b`, `br`, `bl`, `blr`, `ret`; x86 `jmp`,
+    /// `call`, `ret` (any suffix).
+    private static func leavesStraightLine(_ mnemonic: String) -> Bool {
+        ["b", "br", "bl", "blr", "ret"].contains(mnemonic) || mnemonic.hasPrefix("jmp")
+            || mnemonic.hasPrefix("call") || mnemonic.hasPrefix("ret")
+    }
+
+    /// AArch64 `b.cond`, `cbz`, `cbnz`, `tbz`, `tbnz`; x86 `jcc`.
+    private static func isConditionalBranch(_ mnemonic: String) -> Bool {
+        mnemonic.hasPrefix("b.") || (mnemonic.hasPrefix("j") && !mnemonic.hasPrefix("jmp"))
+            || ["cbz", "cbnz", "tbz", "tbnz"].contains(mnemonic)
+    }
+}
