@@ -39,23 +39,23 @@ extension KernelPath {
         }
     }
 
-    /// The path's register tile, for its shape. (The products switch on the path themselves, so
-    /// that each runs the micro-kernel specialised for its tile.)
-    var tile: any MicroTile.Type {
+    /// The rows and columns of C in the path's register tile. (The products switch on the path
+    /// themselves, so that each runs the micro-kernel specialised for its tile.)
+    var tileShape: (rows: Int, columns: Int) {
         switch self {
         #if arch(x86_64)
-        case .avx512: return AVX512Tile.self
-        case .avx2: return AVX2Tile.self
+        case .avx512: (AVX512Tile.rows, AVX512Tile.columns)
+        case .avx2: (AVX2Tile.rows, AVX2Tile.columns)
         #endif
         #if arch(arm64)
-        case .neon: return NEONTile.self
+        case .neon: (NEONTile.rows, NEONTile.columns)
         #endif
-        default: return GenericTile.self
+        default: (GenericTile.rows, GenericTile.columns)
         }
     }
 
     /// The width of the product's panels of B: its tile's columns.
-    @usableFromInline var panelWidth: Int { tile.columns }
+    @usableFromInline var panelWidth: Int { tileShape.columns }
 }
 
 /// Whether op(B) is read where it lies instead of packed first: an untransposed B whose rows
