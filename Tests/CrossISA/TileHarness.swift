@@ -1,26 +1,28 @@
 /// The register tile of one ISA, built for its own target: `Tests/CrossISA/check.sh` compiles
-/// this file with the kernels' ISA-generic sources (the micro-kernel, the dot-product edge, the
-/// vector type, exp) as Embedded Swift, which needs no Swift runtime for the target, links it
-/// statically and runs it: under qemu-user for AArch64, natively for the x86 tiles. On x86
-/// machines that is the only way the AArch64 tile (`NEONTile`) is compiled and run at all.
+/// this file with the Float product's sources (`GemmFloatKernel` and what it needs: the tile,
+/// the micro-kernel, the dot-product edge, the vector type; and exp) as Embedded Swift, which
+/// needs no Swift runtime for the target, links it statically and runs it: under qemu-user
+/// for AArch64, natively for the x86 tiles. On x86 machines that is the only way the AArch64
+/// path (`NEONTile`, 12-column panels) is compiled and run at all.
 ///
-/// It runs the micro-kernel exactly as `PanelProduct.multiply` calls it — every row count and
-/// every panel width of the tile, A in place and packed, C overwritten and accumulated — and
-/// the dot-product edge and `vectorExp`, each against a plain reference, and prints one line
-/// per check. It exits 1 on the first failure.
+/// It runs the micro-kernel exactly as `PanelProduct.multiply` calls it (every row count and
+/// panel width of the tile, A in place and packed, C overwritten and accumulated), the whole
+/// product on the tile's path (every layout of B, transposes, chunks, k-blocks, edges and
+/// splits into parts), the dot-product edge and `vectorExp`, each against a plain reference,
+/// and prints one line per check. It exits 1 on the first failure.
 
 #if arch(arm64)
 typealias Tile = NEONTile
-let tileName = "NEONTile"
+let (tileName, path) = ("NEONTile", KernelPath.neon)
 #elseif TILE_AVX512
 typealias Tile = AVX512Tile
-let tileName = "AVX512Tile"
+let (tileName, path) = ("AVX512Tile", KernelPath.avx512)
 #elseif TILE_AVX2
 typealias Tile = AVX2Tile
-let tileName = "AVX2Tile"
+let (tileName, path) = ("AVX2Tile", KernelPath.avx2)
 #else
 typealias Tile = GenericTile
-let tileName = "GenericTile"
+let (tileName, path) = ("GenericTile", KernelPath.generic)
 #endif
 
 @_extern(c, "exit") func exitProcess(_ status: Int32)
@@ -36,6 +38,13 @@ public func tileKernel(kc: Int, a: UnsafePointer<Float>, rowStride: Int, kStride
                 columns: Int, overwrite: Bool) {
     runMicroKernel(Tile.self, kc: kc, a: a, rowStride: rowStride, kStride: kStride, validRows: validRows, b: b,
                    bStrideBytes: bStrideBytes, c: c, ldc: ldc, columns: columns, overwrite: overwrite)
+}
+
+/// `parallelFor` without threads: its parts one after another, in order. The real one runs on
+/// `WorkerPool` (Dispatch, which Embedded Swift lacks); what the harness checks is how the
+/// product splits its work into parts, which this runs unchanged.
+func parallelFor(_ count: Int, threads: Int, grain: Int = 1, _ body: @Sendable (Range<Int>) -> Void) {
+    for range in partition(count, parts: threads, grain: grain) { body(range) }
 }
 
 /// Deterministic values in [-1, 1): a 32-bit linear congruential generator.
@@ -127,6 +136,53 @@ func checkDotEdge(kc: Int, rows: Int, columns: Int, values: inout Values) -> Boo
     return true
 }
 
+/// The whole product on the tile's path (`fastFloatGemm`, which `gemm` runs for Float, or
+/// `packPanels` and `packedFloatGemm`, as a `PackedMatrix` does, with `recurrentKBlock`-row
+/// k-blocks), C (m×n) (+)= op(A)·op(B), against a Double reference to within 1e-5 of Σ|a·b|;
+/// the column of C past n, which it must not write, checked unchanged.
+func checkGemm(m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, prepacked: Bool, accumulate: Bool,
+               threads: Int, values: inout Values) -> Bool {
+    let (lda, ldb, ldc) = ((transposeA ? m : k) + 2, (transposeB ? k : n) + 3, n + 1)
+    let a = UnsafeMutablePointer<Float>.allocate(capacity: (transposeA ? k : m) * lda)
+    let b = UnsafeMutablePointer<Float>.allocate(capacity: (transposeB ? n : k) * ldb)
+    let c = UnsafeMutablePointer<Float>.allocate(capacity: m * ldc)
+    let before = UnsafeMutablePointer<Float>.allocate(capacity: m * ldc)
+    defer { a.deallocate(); b.deallocate(); c.deallocate(); before.deallocate() }
+    for i in 0..<((transposeA ? k : m) * lda) { a[i] = values.next() }
+    for i in 0..<((transposeB ? n : k) * ldb) { b[i] = values.next() }
+    for i in 0..<(m * ldc) { c[i] = values.next(); before[i] = c[i] }
+    if prepacked {
+        let packed = UnsafeMutablePointer<Float>.allocateCacheAligned(capacity: packedSize(k: k, n: n, path: path))
+        defer { packed.deallocate() }
+        packPanels(b, ldb: ldb, transposed: transposeB, k: k, n: n, kBlockRows: recurrentKBlock, into: packed,
+                   threads: threads, path: path)
+        packedFloatGemm(m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA, packed: packed,
+                        kBlockRows: recurrentKBlock, c: c, ldc: ldc, accumulate: accumulate, threads: threads, path: path)
+    } else {
+        fastFloatGemm(m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA, b: b, ldb: ldb, transposeB: transposeB,
+                      c: c, ldc: ldc, accumulate: accumulate, threads: threads, path: path)
+    }
+    for i in 0..<m {
+        for j in 0..<ldc {
+            let got = c[i * ldc + j]
+            guard j < n else {
+                if got != before[i * ldc + j] { return false }
+                continue
+            }
+            var (sum, magnitude) = (accumulate ? Double(before[i * ldc + j]) : 0, 1.0)
+            for p in 0..<k {
+                let term = Double(transposeA ? a[p * lda + i] : a[i * lda + p])
+                    * Double(transposeB ? b[j * ldb + p] : b[p * ldb + j])
+                sum += term
+                magnitude += term < 0 ? -term : term
+            }
+            let error = Double(got) - sum
+            if (error < 0 ? -error : error) > 1e-5 * magnitude { return false }
+        }
+    }
+    return true
+}
+
 /// `vectorExp` over the tile's vector type against libm's expf: within 4 ulp-sized relative
 /// steps (2⁻²¹) over [-87, 88].
 func checkExp() -> Bool {
@@ -188,6 +244,34 @@ struct TileHarness {
             }
         }
         print("dot-product edge matches the reference in \(edgeCases) cases")
+        // (m, n, k): B read in place (m ≤ 128, n a multiple of the vector), a right edge of one
+        // column (dot products under an A in place), several chunks of rows (m > 128), k over
+        // one and two k-blocks, and products large enough to be split between threads (by rows;
+        // by panels when m is small), each with every transpose, C overwritten and accumulated.
+        let shapes = [(64, 96, 300), (65, 65, 70), (7, 12, 513), (200, 37, 130), (130, 50, 600),
+                      (300, 100, 300), (20, 600, 800)]
+        var products = 0
+        for (m, n, k) in shapes {
+            for transposeA in [false, true] {
+                for transposeB in [false, true] {
+                    for (accumulate, threads) in [(false, 1), (true, 3)] {
+                        if !checkGemm(m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, prepacked: false,
+                                      accumulate: accumulate, threads: threads, values: &values) {
+                            fail("gemm: wrong result at \(m)×\(n)×\(k)" + (transposeA ? ", A transposed" : "")
+                                 + (transposeB ? ", B transposed" : "") + ", \(threads) part(s)")
+                        }
+                        products += 1
+                    }
+                }
+                // A packed weight, as the recurrence multiplies by (B transposed, 512-row blocks).
+                if !checkGemm(m: m, n: n, k: k, transposeA: transposeA, transposeB: true, prepacked: true,
+                              accumulate: true, threads: 2, values: &values) {
+                    fail("gemm on a packed B: wrong result at \(m)×\(n)×\(k)" + (transposeA ? ", A transposed" : ""))
+                }
+                products += 1
+            }
+        }
+        print("gemm matches the reference in \(products) products")
         if !checkExp() { fail("vectorExp: beyond 4 ulp of expf") }
         print("vectorExp within 4 ulp of expf over [-87, 88]")
     }

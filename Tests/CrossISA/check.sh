@@ -4,7 +4,7 @@
 #
 # Builds TileHarness.swift with the kernels' ISA-generic sources for one register tile as
 # Embedded Swift (no Swift runtime needed for the target), links it statically, writes the
-# object's disassembly to OUTDIR/disassembly.txt and runs the harness: under qemu-aarch64 for
+# object's disassembly (names demangled) to OUTDIR/disassembly.txt and runs the harness: under qemu-aarch64 for
 # neon, natively for the x86 tiles when this CPU has what the build needs (otherwise it says
 # so and only builds). CrossISATileTests runs this and reads both. Needs, for neon, Debian's
 # qemu-user-static, gcc-aarch64-linux-gnu and libc6-dev-arm64-cross (`launch/setup.sh
@@ -19,9 +19,12 @@ header="$here/../../Sources/CKernelISA/include/CKernelISA.h"
 toolchain=$(dirname "$(command -v swiftc)")
 mkdir -p "$out"
 
-# The sources that make up a tile and need neither Foundation, Dispatch nor swift-numerics.
+# The sources of the Float product and its tile, which need neither Foundation, Dispatch nor
+# swift-numerics.
 sources=("$kernels/FloatVector.swift" "$kernels/MicroTile.swift" "$kernels/MicroKernel.swift"
-         "$kernels/DotEdge.swift" "$kernels/VectorExp.swift" "$kernels/CPUFeatures.swift" "$here/TileHarness.swift")
+         "$kernels/DotEdge.swift" "$kernels/GemmFloatKernel.swift" "$kernels/Partition.swift"
+         "$kernels/KernelPath.swift" "$kernels/CacheAligned.swift" "$kernels/VectorExp.swift"
+         "$kernels/CPUFeatures.swift" "$here/TileHarness.swift")
 printf 'module CKernelISA {\n    header "%s"\n    export *\n}\n' "$header" > "$out/module.modulemap"
 
 case "$tile" in
@@ -41,8 +44,10 @@ fi
 "$toolchain/swiftc" -target "$target" -target-cpu "$cpu" -enable-experimental-feature Embedded \
     -enable-experimental-feature Extern -wmo -Ounchecked -parse-as-library "${define[@]}" -I "$out" \
     "${sources[@]}" -c -o "$out/harness.o"
-"$toolchain/llvm-objdump" -d --no-show-raw-insn "$out/harness.o" > "$out/disassembly.txt"
-"${link[@]}" -static -fuse-ld=lld -B "$toolchain" "$out/harness.o" -lm -o "$out/harness"
+"$toolchain/llvm-objdump" -d --no-show-raw-insn "$out/harness.o" | "$toolchain/swift-demangle" > "$out/disassembly.txt"
+# The Unicode tables: KernelPath's String raw values bring in String comparison.
+tables="$toolchain/../lib/swift/embedded/$target/libswiftUnicodeDataTables.a"
+"${link[@]}" -static -fuse-ld=lld -B "$toolchain" "$out/harness.o" "$tables" -lm -o "$out/harness"
 
 case "$cpu" in
     haswell) grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo || { echo "not run: this CPU has no AVX2 + FMA"; exit 0; } ;;

@@ -6,8 +6,10 @@ import TestSupport
 /// qemu-user, the x86 tiles natively where this CPU has their ISA. Two things are checked:
 ///
 /// - the harness's results: the micro-kernel for every row count and panel width of the tile,
-///   A in place and packed, C overwritten and accumulated, the dot-product edge and `vectorExp`,
-///   each against a plain reference;
+///   A in place and packed, C overwritten and accumulated; the whole Float product on the tile's
+///   path (B in place, packed per block and prepacked, transposes, several chunks and k-blocks,
+///   right edges, work split into parts); the dot-product edge and `vectorExp`; each against a
+///   plain reference;
 /// - the tile fits the register file: in the disassembly of every micro-kernel instantiation,
 ///   the innermost loop around the multiply-adds moves no vector register to or from the stack,
 ///   and the whole tile's loop has rows × vectors of them. Before there were tiles per ISA, the
@@ -22,8 +24,9 @@ final class CrossISATileTests: XCTestCase {
         let description: String
     }
 
-    /// check.sh's output and the micro-kernels' multiply-add loops.
-    func build(_ tile: String, targetCPU: String? = nil) throws -> (output: String, loops: [LoopDisassembly.Loop]) {
+    /// check.sh's output and the multiply-add loops of the code specialised for `tileType`.
+    func build(_ tile: String, tileType: String, targetCPU: String? = nil) throws
+        -> (output: String, loops: [LoopDisassembly.Loop]) {
         let directory = try TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let script = TestPaths.packageRoot.appendingPathComponent("Tests/CrossISA/check.sh").path
@@ -33,21 +36,24 @@ final class CrossISATileTests: XCTestCase {
             throw BuildFailed(description: "check.sh \(tile) exited \(result.status):\n\(result.stdout)\n\(result.stderr)")
         }
         let text = try String(contentsOf: directory.appendingPathComponent("disassembly.txt"), encoding: .utf8)
-        // The harness's entry point and the micro-kernel's instantiations (`runMicroKernel…`,
-        // `microKernel…` in their mangled names), wherever the compiler left them.
+        // The harness's entry point and every function specialised for the tile (the
+        // micro-kernel's instantiations, the product's and the dot-product edge's), wherever the
+        // compiler left the k loops. The product instantiates every tile of the architecture; the
+        // others are never chosen on a CPU of this one's class, and may well spill here.
         let loops = LoopDisassembly(text).multiplyAddLoops {
-            $0 == "rnn_dist_tile_kernel" || $0.contains("MicroKernel") || $0.contains("microKernel")
+            $0 == "rnn_dist_tile_kernel" || $0.contains("harness.\(tileType)>") || $0.contains("harness.\(tileType),")
         }
         return (result.stdout, loops)
     }
 
     /// The tile's results match (when it ran) and its loops keep every accumulator in a register.
-    func assertTile(_ tile: String, rows: Int, vectors: Int, ranHere: Bool,
+    func assertTile(_ tile: String, _ tileType: String, rows: Int, vectors: Int, ranHere: Bool,
                     file: StaticString = #filePath, line: UInt = #line) throws {
-        let (output, loops) = try build(tile)
+        let (output, loops) = try build(tile, tileType: tileType)
         if ranHere {
             for expected in ["\(rows) rows × \(vectors) vectors", "micro-kernel matches the reference",
-                             "dot-product edge matches the reference", "vectorExp within 4 ulp"] {
+                             "dot-product edge matches the reference", "gemm matches the reference in 70 products",
+                             "vectorExp within 4 ulp"] {
                 XCTAssertTrue(output.contains(expected), "missing '\(expected)' in:\n\(output)", file: file, line: line)
             }
         } else {
@@ -64,26 +70,26 @@ final class CrossISATileTests: XCTestCase {
     }
 
     func testNEONTileComputesRightUnderEmulationAndFitsThirtyTwoRegisters() throws {
-        try assertTile("neon", rows: 8, vectors: 3, ranHere: true)
+        try assertTile("neon", "NEONTile", rows: 8, vectors: 3, ranHere: true)
     }
 
     func testAVX2TileFitsSixteenRegisters() throws {
-        try assertTile("avx2", rows: 6, vectors: 2, ranHere: Self.cpuHas(["avx2", "fma"]))
+        try assertTile("avx2", "AVX2Tile", rows: 6, vectors: 2, ranHere: Self.cpuHas(["avx2", "fma"]))
     }
 
     func testAVX512TileFitsThirtyTwoRegisters() throws {
-        try assertTile("avx512", rows: 8, vectors: 2, ranHere: Self.cpuHas(["avx512bw", "avx512vl"]))
+        try assertTile("avx512", "AVX512Tile", rows: 8, vectors: 2, ranHere: Self.cpuHas(["avx512bw", "avx512vl"]))
     }
 
     func testGenericTileFitsSixteenRegisters() throws {
-        try assertTile("generic", rows: 4, vectors: 2, ranHere: true)
+        try assertTile("generic", "GenericTile", rows: 4, vectors: 2, ranHere: true)
     }
 
     /// The negative control: the AVX-512 tile (8 rows × 2 `SIMD16`, each two ymm registers)
     /// built for an AVX2 CPU wants 32 accumulators of 16 registers, and its whole-tile loop
     /// must show stack traffic here, or the checks above could not see a spill.
     func testAnAVX512TileBuiltForAVX2IsSeenToSpill() throws {
-        let (_, loops) = try build("avx512", targetCPU: "haswell")
+        let (_, loops) = try build("avx512", tileType: "AVX512Tile", targetCPU: "haswell")
         let wholeTile = try XCTUnwrap(loops.max { $0.multiplyAdds < $1.multiplyAdds })
         XCTAssertEqual(wholeTile.multiplyAdds, 32)
         XCTAssertGreaterThan(wholeTile.vectorStackTraffic.count, 16, wholeTile.vectorStackTraffic.joined(separator: "\n"))
