@@ -8,8 +8,9 @@
 /// It runs the micro-kernel exactly as `PanelProduct.multiply` calls it (every row count and
 /// panel width of the tile, A in place and packed, C overwritten and accumulated), the whole
 /// product on the tile's path (every layout of B, transposes, chunks, k-blocks, edges and
-/// splits into parts), the dot-product edge and `vectorExp`, each against a plain reference,
-/// and prints one line per check. It exits 1 on the first failure.
+/// splits into parts), the dot-product edge, the vector operations of the elementwise kernels
+/// and `vectorExp`, each against a plain reference, and prints one line per check. It exits 1
+/// on the first failure.
 
 #if arch(arm64)
 typealias Tile = NEONTile
@@ -209,6 +210,60 @@ func checkExp() -> Bool {
     return true
 }
 
+/// A vector of the tile's type with lane i = value(i), and its lanes back.
+func vector(_ value: (Int) -> Float) -> Tile.Vector {
+    var v = Tile.Vector(broadcast: 0)
+    withUnsafeMutableBytes(of: &v) { bytes in
+        for lane in 0..<Tile.Vector.lanes { bytes.storeBytes(of: value(lane), toByteOffset: lane * 4, as: Float.self) }
+    }
+    return v
+}
+
+func lanes(_ v: Tile.Vector) -> [Float] {
+    withUnsafeBytes(of: v) { bytes in (0..<Tile.Vector.lanes).map { bytes.load(fromByteOffset: $0 * 4, as: Float.self) } }
+}
+
+/// Each `FloatVector` operation the elementwise kernels (softmax, activations, Adagrad) build
+/// on, lane by lane against the scalar it stands for: the name of the first that differs.
+func firstWrongVectorOperation() -> String? {
+    typealias V = Tile.Vector
+    let n = V.lanes
+    let (x, y) = (vector { Float($0) * 0.75 - 2.1 }, vector { 1.3 - Float($0 * $0) * 0.11 })
+    let (xs, ys) = (lanes(x), lanes(y))
+    func same(_ v: V, _ expected: (Int) -> Float) -> Bool { lanes(v) == (0..<n).map(expected) }
+    // With FMA (AArch64, the AVX2 and AVX-512 builds) a multiply-add rounds once.
+    func multiplyAdd(_ a: Float, _ b: Float, _ c: Float) -> Float {
+        CPUFeatures.builtWithFMA ? c.addingProduct(a, b) : c + a * b
+    }
+    if !same(x + y, { xs[$0] + ys[$0] }) || !same(x - y, { xs[$0] - ys[$0] }) || !same(x * y, { xs[$0] * ys[$0] })
+        || !same(x / y, { xs[$0] / ys[$0] }) || !same(-x, { -xs[$0] }) { return "arithmetic" }
+    var sum = y
+    sum.accumulate(x, times: y)
+    if !same(sum, { multiplyAdd(xs[$0], ys[$0], ys[$0]) }) { return "accumulate(_:times:) of two vectors" }
+    sum = y
+    sum.accumulate(0.37, times: x)
+    if !same(sum, { multiplyAdd(0.37, xs[$0], ys[$0]) }) { return "accumulate(_:times:) of a scalar" }
+    if !same(x.clamped(low: -1, high: 0.5), { min(max(xs[$0], -1), 0.5) }) { return "clamped" }
+    if !same(x.lanewiseMax(y), { max(xs[$0], ys[$0]) }) { return "lanewiseMax" }
+    for count in 0...n where !same(x.keepingFirst(count), { $0 < count ? xs[$0] : 0 }) { return "keepingFirst" }
+    let magnitudes = vector { Float($0) * 1.7 + 0.2 }
+    if !same(magnitudes.squareRoot, { (Float($0) * 1.7 + 0.2).squareRoot() }) { return "squareRoot" }
+    let whole = vector { Float(($0 * 5) % 7) - 3 }   // small integers: every order of sums is exact
+    if whole.laneSum != lanes(whole).reduce(0, +) { return "laneSum" }
+    if whole.laneMax != lanes(whole).max()! { return "laneMax" }
+    let shifted = vector { Float($0 - 3) + 12_582_912 }   // n + 1.5·2²³, as `vectorExp` builds it
+    if !same(V.powerOfTwo(shifted: shifted), { Float(sign: .plus, exponent: $0 - 3, significand: 1) }) {
+        return "powerOfTwo"
+    }
+    let source: [Float] = (0..<n).map { Float($0) + 0.5 }
+    let partial = source.withUnsafeBytes { V.load($0.baseAddress!, count: 2, filler: 9) }
+    if !same(partial, { $0 < 2 ? source[$0] : 9 }) { return "load(count:filler:)" }
+    var target = [Float](repeating: -1, count: n)
+    target.withUnsafeMutableBytes { x.store($0.baseAddress!, count: 3) }
+    if target != (0..<n).map({ $0 < 3 ? xs[$0] : -1 }) { return "store(count:)" }
+    return nil
+}
+
 @main
 struct TileHarness {
     static func main() {
@@ -272,6 +327,8 @@ struct TileHarness {
             }
         }
         print("gemm matches the reference in \(products) products")
+        if let wrong = firstWrongVectorOperation() { fail("vector operation \(wrong): wrong lanes") }
+        print("vector operations match their scalars")
         if !checkExp() { fail("vectorExp: beyond 4 ulp of expf") }
         print("vectorExp within 4 ulp of expf over [-87, 88]")
     }
