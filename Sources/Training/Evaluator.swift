@@ -14,6 +14,14 @@ public struct Evaluator {
     let threads: Int
     let work: Workspace<Float>
 
+    /// Whether validation needs a workspace of its own, beside training's: it runs all of a
+    /// rank's rows at once, which one training workspace holds unless thread replicas or
+    /// micro-batches split them. The trainer shares its workspace by this, and `MemoryEstimate`
+    /// counts validation's by it.
+    static func needsOwnWorkspace(replicated: Bool, accumulate: Int) -> Bool {
+        replicated || accumulate > 1
+    }
+
     /// nil when the data has no validation split of at least one batch. `work` may be a
     /// training workspace of the same shape, to share its memory.
     public init?(model: LanguageModel<Float>, data: TrainingData, communicator: Communicator, threads: Int,

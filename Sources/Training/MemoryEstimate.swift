@@ -41,7 +41,8 @@ struct MemoryEstimate {
         let slots = Double(config.train.optimizer.stateSlots)
         let T = Double(config.train.seqLength)
         let microRows = trainRows / max(config.train.accumulate, 1)
-        let replicas = min(threads, microRows) > 1 ? Double(min(threads, microRows)) : 0
+        let replicaCount = ThreadReplicas.count(threads: threads, rows: microRows)
+        let replicas = Double(replicaCount ?? 0)
         // Copies of the parameters: the parameters, the summed gradients (`StepExchange`), the
         // optimizer's state, each replica's gradients, a checkpoint's copy of the parameters and
         // state and the file encoded from it (reading one at `--resume` or `--init-from` holds
@@ -63,9 +64,8 @@ struct MemoryEstimate {
             return size.scalars + 2 * size.rowLoss + truncatedGradients
         }
         let truncated = config.train.bpttTruncate.map { $0 < config.train.seqLength } ?? false
-        // Validation's own workspace: the trainer shares its training workspace with validation
-        // unless replicas or micro-batches split the training rows (`Trainer.init`).
-        let ownValidation = replicas > 0 || config.train.accumulate > 1 ? validation : nil
+        let ownValidation = Evaluator.needsOwnWorkspace(replicated: replicaCount != nil,
+                                                        accumulate: config.train.accumulate) ? validation : nil
         let validationActivations = ownValidation.map { activations(steps: $0.steps, rows: $0.rows) } ?? 0
         // Packed operands: each workspace's recurrent weights (both ways share one buffer), the
         // states packed for dWh's blocks, and every thread's packed block of a product's B (at

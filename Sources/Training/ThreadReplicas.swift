@@ -30,8 +30,7 @@ final class ThreadReplicas: @unchecked Sendable {  // each replica's buffers are
 
     /// nil when one replica would do: one thread, or a single row per micro-batch.
     init?(model: LanguageModel<Float>, steps: Int, rows: Int, threads: Int) {
-        let count = min(threads, rows)
-        guard count > 1 else { return nil }
+        guard let count = Self.count(threads: threads, rows: rows) else { return nil }
         shares = partition(rows, parts: count)
         workspaces = shares.map { model.makeWorkspace(steps: steps, rows: $0.count) }
         gradients = shares.map { _ in FlatBuffer(count: model.layout.count) }
@@ -40,6 +39,14 @@ final class ThreadReplicas: @unchecked Sendable {  // each replica's buffers are
     }
 
     var count: Int { shares.count }
+
+    /// How many replicas `threads` threads run for micro-batches of `rows` rows: one a thread,
+    /// at most one a row; nil when that is one (the threads then share each kernel instead).
+    /// `MemoryEstimate` counts their buffers by it.
+    static func count(threads: Int, rows: Int) -> Int? {
+        let count = min(threads, rows)
+        return count > 1 ? count : nil
+    }
 
     /// Whether each replica clears its gradient buffer before its next pass (`begin`).
     private var clearsGradients = false

@@ -81,8 +81,9 @@ public final class Trainer {
         let microRows = data.trainLayout.rows.count / config.train.accumulate
         replicas = ThreadReplicas(model: model, steps: config.train.seqLength, rows: microRows, threads: threads)
         work = replicas == nil ? model.makeWorkspace(steps: config.train.seqLength, rows: microRows) : nil
+        let ownValidationWork = Evaluator.needsOwnWorkspace(replicated: replicas != nil, accumulate: config.train.accumulate)
         evaluator = Evaluator(model: model, data: data, communicator: communicator, threads: threads,
-                              work: config.train.accumulate == 1 ? work : nil)
+                              work: ownValidationWork ? nil : work)
         random = RandomSource(seed: UInt64(config.train.seed) &+ 0x5A3D_1E)
         let vocabulary = data.vocabulary
         samplePrime = try communicator.agree {
