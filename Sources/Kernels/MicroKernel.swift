@@ -26,7 +26,9 @@ func microKernel<T: MicroTile, let rowLimit: Int, let vectorLimit: Int>(
     // 1.089× (AVX2 tile, 8 wins of 8) and 1.092× (AVX-512 tile, 7 of 8), on 2 threads 1.088×
     // and 1.046×; the logits on 2 AVX-512 threads 0.966×. Six pairs of builds with and without
     // (AVX2): dWh 1.068× on 1 thread (5 wins of 6), 1.018× on 2; the other products 0.91–1.20×,
-    // within what the machine swung that hour.
+    // within what the machine swung that hour. A tile further ahead (`multiply` prefetching the
+    // next tile's C before each call as well), in-process pairs of dWh, 80 windows a run (Zen 4,
+    // AVX2 tile, 2026-12-07): 0.985 and 0.990 on 1 thread, 0.987 and 0.981 on 2; not kept.
     if !overwrite {
         for r in 0..<rows where r < validRows {
             prefetch(UnsafePointer(c + r * ldc), count: Swift.min(columns, vectors * V.lanes))
