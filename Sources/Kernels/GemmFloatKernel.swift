@@ -41,7 +41,7 @@ extension KernelPath {
 
     /// The rows and columns of C in the path's register tile. (The products switch on the path
     /// themselves, so that each runs the micro-kernel specialised for its tile.)
-    var tileShape: (rows: Int, columns: Int) {
+    var tileDimensions: (rows: Int, columns: Int) {
         switch self {
         #if arch(x86_64)
         case .avx512: (AVX512Tile.rows, AVX512Tile.columns)
@@ -55,7 +55,7 @@ extension KernelPath {
     }
 
     /// The width of the product's panels of B: its tile's columns.
-    @usableFromInline var panelWidth: Int { tileShape.columns }
+    @usableFromInline var panelWidth: Int { tileDimensions.columns }
 }
 
 /// Whether op(B) is read where it lies instead of packed first: an untransposed B whose rows

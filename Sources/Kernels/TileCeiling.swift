@@ -24,7 +24,7 @@ public func tileCeiling(path: KernelPath = .current, threads: Int, seconds: Doub
 
 /// The tile's shape as `rows × columns × kc`, for a report beside `tileCeiling`.
 public func tileShape(path: KernelPath = .current) -> (rows: Int, columns: Int, kc: Int) {
-    (path.tileShape.rows, path.tileShape.columns, kBlock)
+    (path.tileDimensions.rows, path.tileDimensions.columns, kBlock)
 }
 
 private func tileCeiling<T: MicroTile>(_ tile: T.Type, threads: Int, seconds: Double) -> Double {
