@@ -22,6 +22,7 @@ if [ "${1:-}" = --tests ] && [ "$(uname -m)" = x86_64 ]; then
     command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || need+=(gcc-aarch64-linux-gnu)
     [ -e /usr/aarch64-linux-gnu/lib/libc.a ] || need+=(libc6-dev-arm64-cross)
     [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || need+=(libc6-dev)
+    command -v gcc >/dev/null 2>&1 || need+=(gcc)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 

@@ -58,8 +58,9 @@ enum AVX2Tile: MicroTile {
 #if arch(arm64)
 /// NEON: 24 accumulators + 3 B + 1 A = 28 of 32 q registers; 8×16 would need 32 accumulators
 /// alone. Built for AArch64 and run under qemu-user by `CrossISATileTests`, whose reading of the
-/// disassembly finds the k loop as planned: 24 `fmla` by lane, 3 `q` loads of B and 8 scalar
-/// loads of A, nothing on the stack. Not timed on a real core (no AArch64 machine here).
+/// disassembly finds the k loop as planned: 24 `fmla` (21 of them by lane), 3 `q` loads of B
+/// and 8 loads of A, a float each (two registers take turns holding them), nothing on the
+/// stack. Not timed on a real core (no AArch64 machine here).
 enum NEONTile: MicroTile {
     typealias Vector = SIMD4<Float>
     static var rows: Int { 8 }

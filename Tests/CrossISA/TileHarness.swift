@@ -12,7 +12,17 @@
 /// and `vectorExp`, each against a plain reference, and prints one line per check. It exits 1
 /// on the first failure.
 
-#if arch(arm64)
+#if TILE_OVERSIZED
+/// A control that must spill: 8 rows × 2 vectors of `SIMD16` want 16 × 4 = 64 q registers of
+/// accumulators on AArch64, which has 32 (CrossISATileTests checks that the spills are seen).
+enum OversizedTile: MicroTile {
+    typealias Vector = SIMD16<Float>
+    static var rows: Int { 8 }
+    static var vectors: Int { 2 }
+}
+typealias Tile = OversizedTile
+let (tileName, path) = ("OversizedTile", KernelPath.generic)
+#elseif arch(arm64)
 typealias Tile = NEONTile
 let (tileName, path) = ("NEONTile", KernelPath.neon)
 #elseif TILE_AVX512
@@ -285,7 +295,8 @@ struct TileHarness {
                 }
             }
         }
-        print("\(tileName) (\(Tile.rows) rows × \(Tile.vectors) vectors of \(Tile.Vector.lanes) floats): "
+        print("\(tileName) (\(Tile.rows) rows × \(Tile.vectors) vectors of \(Tile.Vector.lanes) floats, "
+              + (CPUFeatures.builtWithFMA ? "with FMA" : "without FMA") + "): "
               + "micro-kernel matches the reference in \(cases) cases")
         var edgeCases = 0
         for kc in [1, 7, 64, 300] {

@@ -13,18 +13,26 @@ struct LoopDisassembly {
     struct Loop {
         let function: String
         let instructions: [Instruction]
+        /// Whether the function keeps a frame pointer (x86 `mov %rsp, %rbp`), so that `(%rbp`
+        /// addresses its stack frame; elsewhere rbp is an ordinary register. AArch64's frame
+        /// pointer, x29, always addresses the frame.
+        let framePointerAddressesStack: Bool
 
         /// Vector multiply-adds: AArch64 `fmla`, x86 `vfmadd…`, or the `mulps` of a multiply and
         /// add on x86-64 without FMA.
-        var multiplyAdds: Int {
-            instructions.count { $0.mnemonic.hasPrefix("fmla") || $0.mnemonic.hasPrefix("vfmadd") || $0.mnemonic == "mulps" }
+        var multiplyAdds: Int { instructions.count { Self.isMultiplyAdd($0.mnemonic) } }
+
+        static func isMultiplyAdd(_ mnemonic: String) -> Bool {
+            mnemonic.hasPrefix("fmla") || mnemonic.hasPrefix("vfmadd") || mnemonic == "mulps"
         }
 
-        /// Instructions that load or store a vector register at the stack pointer.
+        /// Instructions that load or store a vector register in the stack frame (through the
+        /// stack or frame pointer).
         var vectorStackTraffic: [String] {
             instructions.filter { instruction in
                 let operands = instruction.operands
-                let atStack = operands.contains("[sp") || operands.contains("(%rsp")
+                let atStack = operands.contains("[sp") || operands.contains("[x29") || operands.contains("(%rsp")
+                    || (framePointerAddressesStack && operands.contains("(%rbp"))
                 let vector = operands.contains("%xmm") || operands.contains("%ymm") || operands.contains("%zmm")
                     || operands.range(of: #"\b[qdsv][0-9]+\b"#, options: .regularExpression) != nil
                 return atStack && vector
@@ -39,8 +47,8 @@ struct LoopDisassembly {
         var current: String?
         for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
             if let header = line.wholeMatch(of: /([0-9a-f]+) <(.+)>:/) {
-                current = String(header.2)
-                functions[String(header.2), default: []] = []
+                current = String(header.2)   // a name seen again (none so far) adds to the first
+                functions[String(header.2), default: []] += []
             } else if let current, let match = line.wholeMatch(of: /\s+([0-9a-f]+):\s+(\S+)\s*(.*)/),
                       let address = Int(match.1, radix: 16) {
                 functions[current]!.append(Instruction(address: address, mnemonic: String(match.2),
@@ -68,12 +76,14 @@ struct LoopDisassembly {
                 let straight = !instructions.contains { span.contains($0.address) && Self.leavesStraightLine($0.mnemonic) }
                 return straight ? span : nil
             }
+            let framePointer = instructions.contains { $0.mnemonic.hasPrefix("mov") && $0.operands.hasPrefix("%rsp, %rbp") }
             var seen = Set<Int>()
-            for instruction in instructions where Loop(function: name, instructions: [instruction]).multiplyAdds == 1 {
+            for instruction in instructions where Loop.isMultiplyAdd(instruction.mnemonic) {
                 guard let innermost = spans.filter({ $0.contains(instruction.address) })
                         .min(by: { $0.count < $1.count }),
                       seen.insert(innermost.lowerBound).inserted else { continue }
-                loops.append(Loop(function: name, instructions: instructions.filter { innermost.contains($0.address) }))
+                loops.append(Loop(function: name, instructions: instructions.filter { innermost.contains($0.address) },
+                                  framePointerAddressesStack: framePointer))
             }
         }
         return loops
@@ -84,6 +94,11 @@ struct LoopDisassembly {
     private static func leavesStraightLine(_ mnemonic: String) -> Bool {
         ["b", "br", "bl", "blr", "ret"].contains(mnemonic) || mnemonic.hasPrefix("jmp")
             || mnemonic.hasPrefix("call") || mnemonic.hasPrefix("ret")
+    }
+
+    /// The functions `selects` picks that hold any multiply-add.
+    func functionsWithMultiplyAdds(where selects: (String) -> Bool) -> [String] {
+        functions.filter { selects($0.key) && $0.value.contains { Loop.isMultiplyAdd($0.mnemonic) } }.map(\.key)
     }
 
     /// AArch64 `b.cond`, `cbz`, `cbnz`, `tbz`, `tbnz`; x86 `jcc`.
