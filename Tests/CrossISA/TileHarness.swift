@@ -45,8 +45,8 @@ let (tileName, path) = ("GenericTile", KernelPath.generic)
 @_silgen_name("rnn_dist_tile_kernel")
 @inline(never)
 public func tileKernel(kc: Int, a: UnsafePointer<Float>, rowStride: Int, kStride: Int, validRows: Int,
-                b: UnsafePointer<Float>, bStrideBytes: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
-                columns: Int, overwrite: Bool) {
+                       b: UnsafePointer<Float>, bStrideBytes: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+                       columns: Int, overwrite: Bool) {
     runMicroKernel(Tile.self, kc: kc, a: a, rowStride: rowStride, kStride: kStride, validRows: validRows, b: b,
                    bStrideBytes: bStrideBytes, c: c, ldc: ldc, columns: columns, overwrite: overwrite)
 }
