@@ -128,17 +128,23 @@ final class CheckpointCLITests: XCTestCase {
     }
 
     func testWordLevelModelsTrainCheckpointAndSampleWords() throws {
-        let run = try rnnDist([TestPaths.config("shakespeare-words.json"), "--set", "data.path=\(corpus!)",
+        let text = GeneratedWords(vocabulary: 400, seed: 11)   // more words than the 300 kept
+        let words = directory.appendingPathComponent("words.txt")
+        try Data(text.generate(count: 60_000, seed: 12).utf8).write(to: words)
+        let prime = "\(text.words[0]) \(text.words[1])"
+        let run = try rnnDist([TestPaths.config("shakespeare-words.json"), "--set", "data.path=\(words.path)",
                                "--set", "train.max_steps=30", "--set", "data.vocab_size=300", "--set", "model.hidden_size=32",
                                "--set", "checkpoint.dir=words/ckpt", "--set", "log.metrics=null", "--set", "log.val_every=30"])
         XCTAssertEqual(run.status, 0, run.stderr)
         XCTAssertTrue(run.stdout.contains("V = 300 | gru H = 32"), run.stdout)
-        let sample = try rnnDist(["sample", "--checkpoint", "words/ckpt", "--length", "40", "--prime", "public func"])
+        let sample = try rnnDist(["sample", "--checkpoint", "words/ckpt", "--length", "40", "--prime", prime])
         XCTAssertEqual(sample.status, 0, sample.stderr)
-        // The prime, then words (a punctuation mark joins the word before it without a space).
-        XCTAssertTrue(sample.stdout.hasPrefix("public func"), sample.stdout)
-        let words = sample.stdout.split(whereSeparator: { $0 == " " || $0 == "\n" })
-        XCTAssertGreaterThan(words.count, 10, "words, not characters: \(sample.stdout)")
+        // The prime, then words (a punctuation mark joins the word before it without a space),
+        // each one of the text's or `<unk>`: a model sampling characters would make up others.
+        XCTAssertTrue(sample.stdout.hasPrefix(prime), sample.stdout)
+        let sampled = sample.stdout.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "." }).map(String.init)
+        XCTAssertGreaterThan(sampled.count, 10, "words, not characters: \(sample.stdout)")
+        XCTAssertEqual(sampled.filter { !text.words.contains($0) && $0 != "<unk>" }, [], sample.stdout)
     }
 
     func testSamplingPredictionAndEvaluationUseTheTrainedModel() throws {

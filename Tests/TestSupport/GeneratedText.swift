@@ -47,6 +47,55 @@ public struct SecondOrderMarkovText {
     }
 }
 
+/// Made-up words in sentences, for word-level tests whose text must not change with the
+/// repository's own (a sample drawn after a few steps on the Swift sources depended on how many
+/// `///` the latest commit had written): `vocabulary` words of 2–7 letters, each followed by one
+/// of four successors with `SecondOrderMarkovText.weights`, a full stop after every 4–12 words.
+/// The same text for the same seeds.
+public struct GeneratedWords {
+    public let words: [String]
+    let successors: [[Int]]
+
+    public init(vocabulary: Int, seed: UInt64) {
+        var random = RandomSource(seed: seed)
+        var words: [String] = []
+        while words.count < vocabulary {
+            let length = 2 + Int(random.next() % 6)
+            let word = String(decoding: (0..<length).map { _ in
+                SecondOrderMarkovText.alphabet[Int(random.next() % UInt64(SecondOrderMarkovText.alphabet.count))]
+            }, as: UTF8.self)
+            if !words.contains(word) { words.append(word) }
+        }
+        self.words = words
+        successors = (0..<vocabulary).map { _ in (0..<4).map { _ in Int(random.next() % UInt64(vocabulary)) } }
+    }
+
+    /// `count` words, spaced, in sentences.
+    public func generate(count: Int, seed: UInt64) -> String {
+        var random = RandomSource(seed: seed)
+        var (word, untilStop) = (0, 4)
+        var text = ""
+        for _ in 0..<count {
+            var u = random.nextUnit()
+            var j = 0
+            while j < 3 && u >= SecondOrderMarkovText.weights[j] {
+                u -= SecondOrderMarkovText.weights[j]
+                j += 1
+            }
+            word = successors[word][j]
+            text += words[word]
+            untilStop -= 1
+            if untilStop == 0 {
+                text += ".\n"
+                untilStop = 4 + Int(random.next() % 9)
+            } else {
+                text += " "
+            }
+        }
+        return text
+    }
+}
+
 /// A long-range dependency in text form: records `K f…f=K⏎`, a key K drawn from the first
 /// `keys` capitals, L filler letters drawn from the first `fillers` small letters (L uniform in
 /// 1…`maxGap`), `=`, and the key again. A model that carries the key across the gap predicts
