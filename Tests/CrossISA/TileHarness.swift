@@ -74,94 +74,86 @@ func fail(_ message: String) -> Never {
     fatalError()
 }
 
-/// C[0..<rows, 0..<columns] (+)= A·B, each element checked against a Double sum to within
-/// 1e-5 of Σ|a·b| (the FMA and the reference round differently); every float of C outside that
-/// block, which the kernel must not write, checked unchanged.
-func checkTile(kc: Int, rows: Int, columns: Int, packedA: Bool, overwrite: Bool, values: inout Values) -> Bool {
-    let (lda, ldb, ldc) = (kc + 3, Tile.columns + 4, Tile.columns + 5)
-    let cRows = Tile.rows + 1
-    let a = UnsafeMutablePointer<Float>.allocate(capacity: Tile.rows * lda)
-    let b = UnsafeMutablePointer<Float>.allocate(capacity: kc * ldb)
-    let c = UnsafeMutablePointer<Float>.allocate(capacity: cRows * ldc)
-    let before = UnsafeMutablePointer<Float>.allocate(capacity: cRows * ldc)
-    defer { a.deallocate(); b.deallocate(); c.deallocate(); before.deallocate() }
-    for i in 0..<(Tile.rows * lda) { a[i] = values.next() }
-    for i in 0..<(kc * ldb) { b[i] = values.next() }
-    for i in 0..<(cRows * ldc) { c[i] = values.next(); before[i] = c[i] }
-    // A in place: row r at r·lda, k contiguous. Packed (`PanelProduct.packA`'s tiles): row
-    // stride 1, k stride `Tile.rows`.
-    func aValue(_ r: Int, _ p: Int) -> Float { packedA ? a[p * Tile.rows + r] : a[r * lda + p] }
-    tileKernel(kc: kc, a: a, rowStride: packedA ? 1 : lda, kStride: packedA ? Tile.rows : 1, validRows: rows,
-               b: b, bStrideBytes: ldb * 4, c: c, ldc: ldc, columns: columns, overwrite: overwrite)
-    for r in 0..<cRows {
+/// `count` floats from `values`, in memory the caller deallocates.
+func filled(_ count: Int, _ values: inout Values) -> UnsafeMutablePointer<Float> {
+    let floats = UnsafeMutablePointer<Float>.allocate(capacity: count)
+    for i in 0..<count { floats[i] = values.next() }
+    return floats
+}
+
+/// Whether C (`rows` rows of `ldc` floats, `before` a copy of them from before the product)
+/// holds the product where `written(i, j)` and is unchanged everywhere else, which the kernel
+/// must not write: C[i, j] = (C's old value if `adds`) + Σₚ term(i, j, p) over p < k, to within
+/// 1e-5 of 1 + Σ|term| (the kernels' FMAs and the Double reference round differently).
+func matchesReference(_ c: UnsafePointer<Float>, before: UnsafePointer<Float>, rows: Int, ldc: Int, k: Int,
+                      adds: Bool, written: (Int, Int) -> Bool, term: (Int, Int, Int) -> Double) -> Bool {
+    for i in 0..<rows {
         for j in 0..<ldc {
-            let got = c[r * ldc + j]
-            guard r < rows && j < columns else {
-                if got != before[r * ldc + j] { return false }
+            let (got, old) = (c[i * ldc + j], before[i * ldc + j])
+            guard written(i, j) else {
+                if got != old { return false }
                 continue
             }
-            var (sum, magnitude) = (0.0, 0.0)
-            for p in 0..<kc {
-                let term = Double(aValue(r, p)) * Double(b[p * ldb + j])
-                sum += term
-                magnitude += term < 0 ? -term : term
+            var (sum, magnitude) = (adds ? Double(old) : 0, 1.0)
+            for p in 0..<k {
+                let product = term(i, j, p)
+                sum += product
+                magnitude += abs(product)
             }
-            if !overwrite { sum += Double(before[r * ldc + j]) }
-            let error = Double(got) - sum
-            if (error < 0 ? -error : error) > 1e-5 * (magnitude + 1) { return false }
+            if abs(Double(got) - sum) > 1e-5 * magnitude { return false }
         }
     }
     return true
+}
+
+/// A copy of `count` floats, in memory the caller deallocates.
+func copied(_ source: UnsafePointer<Float>, count: Int) -> UnsafeMutablePointer<Float> {
+    let copy = UnsafeMutablePointer<Float>.allocate(capacity: count)
+    copy.update(from: source, count: count)
+    return copy
+}
+
+/// C[0..<rows, 0..<columns] (+)= A·B through the micro-kernel, with A in place or packed.
+func checkTile(kc: Int, rows: Int, columns: Int, packedA: Bool, overwrite: Bool, values: inout Values) -> Bool {
+    let (lda, ldb, ldc, cRows) = (kc + 3, Tile.columns + 4, Tile.columns + 5, Tile.rows + 1)
+    let (a, b, c) = (filled(Tile.rows * lda, &values), filled(kc * ldb, &values), filled(cRows * ldc, &values))
+    let before = copied(c, count: cRows * ldc)
+    defer { a.deallocate(); b.deallocate(); c.deallocate(); before.deallocate() }
+    // A in place: row r at r·lda, k contiguous. Packed (`PanelProduct.packA`'s tiles): row
+    // stride 1, k stride `Tile.rows`.
+    tileKernel(kc: kc, a: a, rowStride: packedA ? 1 : lda, kStride: packedA ? Tile.rows : 1, validRows: rows,
+               b: b, bStrideBytes: ldb * 4, c: c, ldc: ldc, columns: columns, overwrite: overwrite)
+    return matchesReference(c, before: before, rows: cRows, ldc: ldc, k: kc, adds: !overwrite,
+                            written: { $0 < rows && $1 < columns }) { r, j, p in
+        Double(packedA ? a[p * Tile.rows + r] : a[r * lda + p]) * Double(b[p * ldb + j])
+    }
 }
 
 /// The right-edge panel narrower than one vector, as dot products along k (`dotEdgeKernel`).
 func checkDotEdge(kc: Int, rows: Int, columns: Int, values: inout Values) -> Bool {
     let (lda, ldc) = (kc + 1, columns + 2)
-    let a = UnsafeMutablePointer<Float>.allocate(capacity: Tile.rows * lda)
-    let e = UnsafeMutablePointer<Float>.allocate(capacity: kc * columns)
-    let c = UnsafeMutablePointer<Float>.allocate(capacity: Tile.rows * ldc)
-    let before = UnsafeMutablePointer<Float>.allocate(capacity: Tile.rows * ldc)
+    let (a, e, c) = (filled(Tile.rows * lda, &values), filled(kc * columns, &values), filled(Tile.rows * ldc, &values))
+    let before = copied(c, count: Tile.rows * ldc)
     defer { a.deallocate(); e.deallocate(); c.deallocate(); before.deallocate() }
-    for i in 0..<(Tile.rows * lda) { a[i] = values.next() }
-    for i in 0..<(kc * columns) { e[i] = values.next() }
-    for i in 0..<(Tile.rows * ldc) { c[i] = values.next(); before[i] = c[i] }
     dotEdgeKernel(Tile.self, kc: kc, a: a, rowStride: lda, validRows: rows, e: e, c: c, ldc: ldc, columns: columns,
                   overwrite: false)
-    for r in 0..<Tile.rows {
-        for j in 0..<ldc {
-            let got = c[r * ldc + j]
-            guard r < rows && j < columns else {
-                if got != before[r * ldc + j] { return false }
-                continue
-            }
-            var (sum, magnitude) = (Double(before[r * ldc + j]), 1.0)
-            for p in 0..<kc {
-                let term = Double(a[r * lda + p]) * Double(e[j * kc + p])
-                sum += term
-                magnitude += term < 0 ? -term : term
-            }
-            let error = Double(got) - sum
-            if (error < 0 ? -error : error) > 1e-5 * magnitude { return false }
-        }
+    return matchesReference(c, before: before, rows: Tile.rows, ldc: ldc, k: kc, adds: true,
+                            written: { $0 < rows && $1 < columns }) { r, j, p in
+        Double(a[r * lda + p]) * Double(e[j * kc + p])
     }
-    return true
 }
 
 /// The whole product on the tile's path (`fastFloatGemm`, which `gemm` runs for Float, or
 /// `packPanels` and `packedFloatGemm`, as a `PackedMatrix` does, with `recurrentKBlock`-row
-/// k-blocks), C (m×n) (+)= op(A)·op(B), against a Double reference to within 1e-5 of Σ|a·b|;
-/// the column of C past n, which it must not write, checked unchanged.
+/// k-blocks), C (m×n) (+)= op(A)·op(B); the column of C past n must stay as it was.
 func checkGemm(m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, prepacked: Bool, accumulate: Bool,
                threads: Int, values: inout Values) -> Bool {
     let (lda, ldb, ldc) = ((transposeA ? m : k) + 2, (transposeB ? k : n) + 3, n + 1)
-    let a = UnsafeMutablePointer<Float>.allocate(capacity: (transposeA ? k : m) * lda)
-    let b = UnsafeMutablePointer<Float>.allocate(capacity: (transposeB ? n : k) * ldb)
-    let c = UnsafeMutablePointer<Float>.allocate(capacity: m * ldc)
-    let before = UnsafeMutablePointer<Float>.allocate(capacity: m * ldc)
+    let a = filled((transposeA ? k : m) * lda, &values)
+    let b = filled((transposeB ? n : k) * ldb, &values)
+    let c = filled(m * ldc, &values)
+    let before = copied(c, count: m * ldc)
     defer { a.deallocate(); b.deallocate(); c.deallocate(); before.deallocate() }
-    for i in 0..<((transposeA ? k : m) * lda) { a[i] = values.next() }
-    for i in 0..<((transposeB ? n : k) * ldb) { b[i] = values.next() }
-    for i in 0..<(m * ldc) { c[i] = values.next(); before[i] = c[i] }
     if prepacked {
         let packed = UnsafeMutablePointer<Float>.allocateCacheAligned(capacity: packedSize(k: k, n: n, path: path))
         defer { packed.deallocate() }
@@ -173,48 +165,22 @@ func checkGemm(m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, prepa
         fastFloatGemm(m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA, b: b, ldb: ldb, transposeB: transposeB,
                       c: c, ldc: ldc, accumulate: accumulate, threads: threads, path: path)
     }
-    for i in 0..<m {
-        for j in 0..<ldc {
-            let got = c[i * ldc + j]
-            guard j < n else {
-                if got != before[i * ldc + j] { return false }
-                continue
-            }
-            var (sum, magnitude) = (accumulate ? Double(before[i * ldc + j]) : 0, 1.0)
-            for p in 0..<k {
-                let term = Double(transposeA ? a[p * lda + i] : a[i * lda + p])
-                    * Double(transposeB ? b[j * ldb + p] : b[p * ldb + j])
-                sum += term
-                magnitude += term < 0 ? -term : term
-            }
-            let error = Double(got) - sum
-            if (error < 0 ? -error : error) > 1e-5 * magnitude { return false }
-        }
+    return matchesReference(c, before: before, rows: m, ldc: ldc, k: k, adds: accumulate,
+                            written: { $1 < n }) { i, j, p in
+        Double(transposeA ? a[p * lda + i] : a[i * lda + p]) * Double(transposeB ? b[j * ldb + p] : b[p * ldb + j])
     }
-    return true
 }
 
 /// `vectorExp` over the tile's vector type against libm's expf: within 4 ulp-sized relative
 /// steps (2⁻²¹) over [-87, 88].
 func checkExp() -> Bool {
-    typealias V = Tile.Vector
     var x: Float = -87
     while x < 88 {
-        var lanes = V(broadcast: 0)
-        withUnsafeMutableBytes(of: &lanes) { bytes in
-            for lane in 0..<V.lanes { bytes.storeBytes(of: x + Float(lane) * 0.013, toByteOffset: lane * 4, as: Float.self) }
+        let arguments = (0..<Tile.Vector.lanes).map { x + Float($0) * 0.013 }
+        let results = lanes(vectorExp(vector { arguments[$0] }))
+        for (argument, got) in zip(arguments, results) where abs(got - expf(argument)) > expf(argument) * 4.8e-7 {
+            return false
         }
-        let result = vectorExp(lanes)
-        var good = true
-        withUnsafeBytes(of: result) { bytes in
-            for lane in 0..<V.lanes {
-                let expected = expf(x + Float(lane) * 0.013)
-                let got = bytes.load(fromByteOffset: lane * 4, as: Float.self)
-                let error = got - expected
-                if (error < 0 ? -error : error) > expected * 4.8e-7 { good = false }
-            }
-        }
-        if !good { return false }
         x += 0.37
     }
     return true
