@@ -35,15 +35,20 @@ public struct SecondOrderMarkovText {
         var random = RandomSource(seed: seed)
         var (a, b) = (0, 1)
         return (0..<count).map { _ in
-            var u = random.nextUnit()
-            var j = 0
-            while j < 3 && u >= Self.weights[(j - favoured[a] + 4) % 4] {
-                u -= Self.weights[(j - favoured[a] + 4) % 4]
-                j += 1
-            }
-            (a, b) = (b, successors[b][j])
+            (a, b) = (b, successors[b][Self.successor(random.nextUnit(), favouring: favoured[a])])
             return Self.alphabet[b]
         }
+    }
+
+    /// Which of four successors `u` (uniform in [0, 1)) picks when successor j has probability
+    /// `weights[(j − favoured) mod 4]`.
+    static func successor(_ u: Double, favouring favoured: Int) -> Int {
+        var (u, j) = (u, 0)
+        while j < 3 && u >= weights[(j - favoured + 4) % 4] {
+            u -= weights[(j - favoured + 4) % 4]
+            j += 1
+        }
+        return j
     }
 }
 
@@ -76,13 +81,7 @@ public struct GeneratedWords {
         var (word, untilStop) = (0, 4)
         var text = ""
         for _ in 0..<count {
-            var u = random.nextUnit()
-            var j = 0
-            while j < 3 && u >= SecondOrderMarkovText.weights[j] {
-                u -= SecondOrderMarkovText.weights[j]
-                j += 1
-            }
-            word = successors[word][j]
+            word = successors[word][SecondOrderMarkovText.successor(random.nextUnit(), favouring: 0)]
             text += words[word]
             untilStop -= 1
             if untilStop == 0 {
