@@ -91,8 +91,9 @@ func sigmoidOfVector<V: FloatVector>(_ v: V) -> V {
 /// An elementwise function for `mapVectors`, as a type rather than a closure: passed as a
 /// closure, the vector function of the AVX2 path (`SIMD8`) stayed an out-of-line call per
 /// vector, its argument split into two xmm halves and a `vzeroupper` before each return.
-/// Model B's steps on 2 threads of the AVX2 tile, inlined over that (Zen 4, 2026-12-07, ABBA
-/// pairs, 100 a run): 1.007 and 1.008.
+/// Steps on 2 threads of the AVX2 build, inlined over that (Zen 4, 2026-12-07, ABBA pairs in
+/// one process, two runs each): model A 1.021 and 1.021, B 1.007 and 1.008, C (whose LSTM runs
+/// sigmoid and tanh over its gates) 1.016 and 1.015.
 protocol ElementwiseFunction {
     static func vector<V: FloatVector>(_ v: V) -> V
     static func scalar(_ x: Float) -> Float
