@@ -69,7 +69,8 @@ final class ElementwiseInliningTests: XCTestCase {
         let info = try run(URL(fileURLWithPath: "/usr/bin/env"), ["swiftc", "-print-target-info"])
         guard let json = try JSONSerialization.jsonObject(with: Data(info.utf8)) as? [String: Any],
               let paths = json["paths"] as? [String: Any], let resources = paths["runtimeResourcePath"] as? String else {
-            throw XCTSkip("no runtimeResourcePath in swiftc -print-target-info")
+            throw NSError(domain: "ElementwiseInliningTests", code: 1, userInfo: [
+                NSLocalizedDescriptionKey: "no runtimeResourcePath in swiftc -print-target-info: \(info)"])
         }
         return URL(fileURLWithPath: resources).appendingPathComponent("../../bin").standardizedFileURL
     }
