@@ -1,8 +1,8 @@
 /// The register tile of one ISA, built for its own target: `Tests/CrossISA/check.sh` compiles
-/// this file with the Float product's sources (`GemmFloatKernel` and what it needs: the tile,
-/// the micro-kernel, the dot-product edge, the vector type; and exp) as Embedded Swift, which
-/// needs no Swift runtime for the target, links it statically and runs it: under qemu-user
-/// for AArch64, natively for the x86 tiles. On x86 machines that is the only way the AArch64
+/// this file with the Float product's sources (`GemmFloatKernel` and what it needs: its
+/// packing, the tile, the micro-kernel, the dot-product edge, the vector type; and exp) as
+/// Embedded Swift, which needs no Swift runtime for the target, links it statically and runs
+/// it: under qemu-user for AArch64, natively for the x86 tiles. On x86 machines that is the only way the AArch64
 /// path (`NEONTile`, 12-column panels) is compiled and run at all.
 ///
 /// It runs the micro-kernel exactly as `PanelProduct.multiply` calls it (every row count and

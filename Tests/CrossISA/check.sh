@@ -31,9 +31,9 @@ toolchain="$resources/../../bin"
 # The sources of the Float product and its tile, which need neither Foundation, Dispatch nor
 # swift-numerics.
 sources=("$kernels/FloatVector.swift" "$kernels/MicroTile.swift" "$kernels/MicroKernel.swift"
-         "$kernels/DotEdge.swift" "$kernels/GemmFloatKernel.swift" "$kernels/Partition.swift"
-         "$kernels/KernelPath.swift" "$kernels/CacheAligned.swift" "$kernels/VectorExp.swift"
-         "$kernels/CPUFeatures.swift" "$here/TileHarness.swift")
+         "$kernels/DotEdge.swift" "$kernels/GemmFloatKernel.swift" "$kernels/PanelPacking.swift"
+         "$kernels/Partition.swift" "$kernels/KernelPath.swift" "$kernels/CacheAligned.swift"
+         "$kernels/VectorExp.swift" "$kernels/CPUFeatures.swift" "$here/TileHarness.swift")
 printf 'module CKernelISA {\n    header "%s"\n    export *\n}\n' "$header" > "$out/module.modulemap"
 
 qemu=$(command -v qemu-aarch64-static || command -v qemu-aarch64 || true)
