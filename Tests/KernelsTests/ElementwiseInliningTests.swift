@@ -43,7 +43,7 @@ final class ElementwiseInliningTests: XCTestCase {
                        "no vector multiply-add in the kernels' disassembly")
         var calls: [String] = []
         for (function, instructions) in disassembly.functions {
-            for instruction in instructions where instruction.mnemonic.hasPrefix("call") || instruction.mnemonic == "bl" {
+            for instruction in instructions where LoopDisassembly.isCall(instruction.mnemonic) {
                 if Self.perVectorFunctions.contains(where: { instruction.operands.contains($0) }) {
                     calls.append("\(function) calls \(instruction.operands)")
                 }

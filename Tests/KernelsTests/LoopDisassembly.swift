@@ -1,8 +1,9 @@
 import Foundation
 
-/// The innermost loops of functions in `llvm-objdump -d --no-show-raw-insn` output (AArch64 or
-/// x86-64), as far as a register-tile check needs them: how many multiply-adds each runs per
-/// pass, and which of its instructions move a vector register to or from the stack (a spill).
+/// The functions in `llvm-objdump -d --no-show-raw-insn` output (AArch64 or x86-64) and their
+/// innermost loops, as far as a register-tile check needs them: how many multiply-adds each runs
+/// per pass, and which of its instructions move a vector register to or from the stack (a
+/// spill). `ElementwiseInliningTests` reads the calls in the same listing.
 struct LoopDisassembly {
     struct Instruction {
         let address: Int
@@ -89,11 +90,16 @@ struct LoopDisassembly {
         return loops
     }
 
-    /// Unconditional jumps, calls and returns: AArch64 `b`, `br`, `bl`, `blr`, `ret`; x86 `jmp`,
-    /// `call`, `ret` (any suffix).
+    /// Unconditional jumps, calls and returns: AArch64 `b`, `br`, `ret`; x86 `jmp`, `ret` (any
+    /// suffix); and calls (`isCall`).
     private static func leavesStraightLine(_ mnemonic: String) -> Bool {
-        ["b", "br", "bl", "blr", "ret"].contains(mnemonic) || mnemonic.hasPrefix("jmp")
-            || mnemonic.hasPrefix("call") || mnemonic.hasPrefix("ret")
+        ["b", "br", "ret"].contains(mnemonic) || mnemonic.hasPrefix("jmp") || mnemonic.hasPrefix("ret")
+            || isCall(mnemonic)
+    }
+
+    /// Calls: AArch64 `bl`, `blr`; x86 `call` (any suffix).
+    static func isCall(_ mnemonic: String) -> Bool {
+        mnemonic == "bl" || mnemonic == "blr" || mnemonic.hasPrefix("call")
     }
 
     /// The functions `selects` picks that hold any multiply-add.
